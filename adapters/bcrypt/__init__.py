@@ -1,0 +1,1 @@
+"""bcrypt adapter of the PasswordHasher port."""

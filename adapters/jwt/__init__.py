@@ -1,0 +1,1 @@
+"""PyJWT adapter of the TokenService port."""

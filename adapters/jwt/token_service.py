@@ -1,0 +1,91 @@
+"""Access tokens as HS256 JWTs (RFC 8725): algorithm pinned, every claim required, type checked."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import jwt
+
+from application.errors import InvalidToken, TokenExpired
+from application.ports.security import AccessClaims, IssuedToken
+
+ALGORITHM = "HS256"
+ACCESS_TYPE = "access"
+HEADER_TYPE = "at+jwt"  # RFC 9068 explicit typing, so no other JWT can pass for an access token
+REQUIRED = ["exp", "iat", "nbf", "jti", "sub", "iss", "aud", "typ"]
+
+
+class PyJwtTokenService:
+    """Signs and verifies access tokens with one shared secret.
+
+    Expiry and not-before are checked against the `now` the caller passes (the application's
+    clock) rather than PyJWT's own reading of the system time, so tests can control time.
+    """
+
+    def __init__(self, *, secret: str, issuer: str, audience: str, ttl_seconds: int) -> None:
+        self._key = secret.encode("utf-8")
+        self._issuer, self._audience, self._ttl = issuer, audience, ttl_seconds
+        self._jwt = jwt.PyJWT()
+        self._options = {
+            "require": REQUIRED,
+            "verify_exp": False,
+            "verify_nbf": False,
+            "verify_iat": False,
+        }
+
+    def issue_access(self, user_id: UUID, now: datetime) -> IssuedToken:
+        issued_at = int(now.timestamp())
+        expires_at = issued_at + self._ttl
+        token_id = secrets.token_urlsafe(16)
+        claims = {
+            "sub": str(user_id),
+            "iat": issued_at,
+            "nbf": issued_at,
+            "exp": expires_at,
+            "jti": token_id,
+            "iss": self._issuer,
+            "aud": self._audience,
+            "typ": ACCESS_TYPE,
+        }
+        token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"typ": HEADER_TYPE})
+        return IssuedToken(token, token_id, _at(expires_at), self._ttl)
+
+    def verify_access(self, token: str, now: datetime) -> AccessClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+            claims = self._jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                options=self._options,  # type: ignore[arg-type]
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("the access token is not valid") from exc
+        if header.get("typ") != HEADER_TYPE or claims["typ"] != ACCESS_TYPE:
+            raise InvalidToken("the token is not an access token")
+        return _claims(claims, now)
+
+
+def _claims(claims: dict[str, object], now: datetime) -> AccessClaims:
+    try:
+        user_id = UUID(str(claims["sub"]))
+        exp, nbf, iat = (int(claims[name]) for name in ("exp", "nbf", "iat"))  # type: ignore[call-overload]
+        token_id = claims["jti"]
+    except (TypeError, ValueError) as exc:
+        raise InvalidToken("the access token's claims are malformed") from exc
+    if not isinstance(token_id, str) or not token_id:
+        raise InvalidToken("the access token's id is malformed")
+    moment = now.timestamp()
+    if moment >= exp:
+        raise TokenExpired("the access token has expired")
+    if moment < nbf:
+        raise InvalidToken("the access token is not valid yet")
+    return AccessClaims(user_id, token_id, _at(iat), _at(exp))
+
+
+def _at(timestamp: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=timestamp)

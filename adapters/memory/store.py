@@ -1,0 +1,23 @@
+"""The in-memory database: committed rows, copied in and out so callers never share objects."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from domain.items import Item
+from domain.users import User
+
+
+@dataclass
+class MemoryStore:
+    """Committed rows of the in-memory adapters; one per process (or per test).
+
+    `lock` serialises transactions, which gives them serializable isolation: the honest
+    reference behaviour the contract tests hold the SQL adapters to.
+    """
+
+    users: dict[UUID, User] = field(default_factory=dict)
+    items: dict[UUID, Item] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -1,0 +1,77 @@
+"""Read models handed out of use cases: plain values, never entities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+from uuid import UUID
+
+from domain.events import ItemSnapshot
+from domain.items import Item
+from domain.users import User
+
+ItemView = ItemSnapshot
+"""An item as clients see it (the same shape as the domain's snapshot)."""
+
+
+def item_view(item: Item) -> ItemView:
+    """The read model of an item."""
+    return item.snapshot()
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    """A user as clients see it: never the password hash."""
+
+    id: UUID
+    email: str
+    full_name: str | None
+    is_active: bool
+    is_superuser: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserView:
+        """The read model of a user."""
+        return cls(
+            user.id,
+            user.email.value,
+            user.full_name,
+            user.is_active,
+            user.is_superuser,
+            user.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is calling a use case: the authenticated user and the token they presented."""
+
+    user_id: UUID
+    is_superuser: bool
+    token_id: str = ""
+    token_expires_at: datetime | None = None
+
+    def may_access(self, owner_id: UUID) -> bool:
+        """Owners reach their own data; superusers reach everyone's."""
+        return self.is_superuser or self.user_id == owner_id
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of an offset-paginated collection, with the total across all pages."""
+
+    items: list[T]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class CursorPage(Generic[T]):
+    """One page of a keyset-paginated collection; `next_cursor` is None on the last page."""
+
+    items: list[T]
+    next_cursor: str | None

@@ -1,0 +1,85 @@
+"""The application's error tree. Entry points map these (and DomainError) to responses."""
+
+
+class ApplicationError(Exception):
+    """A use case could not do what was asked; the message is safe to show a client."""
+
+
+class NotFound(ApplicationError):
+    """The resource does not exist, or the caller may not know that it exists."""
+
+
+class ItemNotFound(NotFound):
+    """No item with that id is visible to the caller."""
+
+
+class UserNotFound(NotFound):
+    """No user with that id is visible to the caller."""
+
+
+class AttachmentNotFound(NotFound):
+    """No attachment with that id belongs to the item."""
+
+
+class Conflict(ApplicationError):
+    """The change conflicts with the current state of stored data."""
+
+
+class EmailAlreadyRegistered(Conflict):
+    """An email address belongs to at most one account, whatever its case."""
+
+
+class PermissionDenied(ApplicationError):
+    """The caller's role does not allow this action."""
+
+
+class PreconditionFailed(ApplicationError):
+    """The caller's expectation of the current version no longer holds."""
+
+
+class AuthenticationFailed(ApplicationError):
+    """The request carries no usable credentials."""
+
+
+class InvalidToken(AuthenticationFailed):
+    """The token is malformed, forged, of the wrong type or not valid for this service."""
+
+
+class TokenExpired(InvalidToken):
+    """The token's lifetime is over."""
+
+
+class TokenRevoked(InvalidToken):
+    """The token was revoked (logout, password change or reset, deactivation)."""
+
+
+class InvalidGrant(ApplicationError):
+    """The credentials or refresh token offered for a grant are not valid (RFC 6749 §5.2)."""
+
+
+class InvalidResetToken(ApplicationError):
+    """A password-reset token is unknown, expired or already used."""
+
+
+class WrongPassword(ApplicationError):
+    """The current password given to confirm a change is not the account's password."""
+
+
+class InvalidCursor(ApplicationError):
+    """A pagination cursor was not made by this service for this caller."""
+
+
+class RateLimited(ApplicationError):
+    """Too many attempts; try again after `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many requests; retry after {retry_after} seconds")
+        self.retry_after = retry_after
+
+
+class DependencyUnavailable(ApplicationError):
+    """A backing service (database, cache, broker) could not be reached."""
+
+
+class InvalidPage(ApplicationError):
+    """A page must start at 0 or later and hold 1 to 100 entries."""

@@ -1,0 +1,81 @@
+"""Repository ports: collections of aggregates. Repositories never commit."""
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+from uuid import UUID
+
+from domain.items import Item
+from domain.users import EmailAddress, User
+
+
+class UserRepository(Protocol):
+    """All accounts, looked up by id or by (case-insensitive) email."""
+
+    async def add(self, user: User) -> None:
+        """Stage a new user. Raises EmailAlreadyRegistered if the email is taken."""
+        ...
+
+    async def get(self, user_id: UUID) -> User | None:
+        """Return the user with that id, or None."""
+        ...
+
+    async def get_by_email(self, email: EmailAddress) -> User | None:
+        """Return the user with that (normalised) email, or None."""
+        ...
+
+    async def update(self, user: User) -> None:
+        """Stage the user's changed fields. Raises EmailAlreadyRegistered if the email is taken."""
+        ...
+
+    async def delete(self, user: User) -> None:
+        """Stage the removal of the user and of everything the user owns."""
+        ...
+
+    async def list(self, *, skip: int, limit: int) -> list[User]:
+        """Return up to `limit` users after the first `skip`, oldest first."""
+        ...
+
+    async def count(self) -> int:
+        """Return how many users there are."""
+        ...
+
+
+class ItemRepository(Protocol):
+    """All items; every listing is of one owner's items, oldest first."""
+
+    async def add(self, item: Item) -> None:
+        """Stage a new item."""
+        ...
+
+    async def get(self, item_id: UUID) -> Item | None:
+        """Return the item with that id, or None."""
+        ...
+
+    async def save(self, item: Item) -> None:
+        """Stage an updated item, if the stored version is `item.version - 1`.
+
+        Raises PreconditionFailed when another change got there first (optimistic locking).
+        """
+        ...
+
+    async def delete(self, item: Item) -> None:
+        """Stage the removal of the item."""
+        ...
+
+    async def list_for_owner(self, owner_id: UUID, *, skip: int, limit: int) -> list[Item]:
+        """Return up to `limit` of the owner's items after the first `skip`, oldest first."""
+        ...
+
+    async def count_for_owner(self, owner_id: UUID) -> int:
+        """Return how many items the owner has."""
+        ...
+
+    async def list_for_owner_after(
+        self, owner_id: UUID, *, after: UUID | None, limit: int
+    ) -> list[Item]:
+        """Return up to `limit` of the owner's items with ids greater than `after`, by id."""
+        ...
+
+    def stream_for_owner(self, owner_id: UUID) -> AsyncIterator[Item]:
+        """Yield every item of the owner, oldest first, holding few in memory at once."""
+        ...

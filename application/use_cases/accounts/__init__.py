@@ -1,0 +1,1 @@
+"""Use cases about accounts: registration, sign-in, profiles and sessions."""

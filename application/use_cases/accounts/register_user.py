@@ -1,0 +1,43 @@
+"""Register a new account."""
+
+from dataclasses import dataclass
+
+from application.dto import UserView
+from application.errors import EmailAlreadyRegistered
+from application.ports import Clock, PasswordHasher
+from application.ports.types import UnitOfWorkFactory
+from domain.ids import new_id
+from domain.users import EmailAddress, Password, User
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterUser:
+    """Open an account with this email and password."""
+
+    email: str
+    password: str
+    full_name: str | None = None
+
+
+class RegisterUserHandler:
+    """Registers a user: the email must be free (in any case) and the password meet policy."""
+
+    def __init__(self, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock) -> None:
+        self._uow, self._hasher, self._clock = uow, hasher, clock
+
+    async def __call__(self, cmd: RegisterUser) -> UserView:
+        email, password = EmailAddress(cmd.email), Password(cmd.password)
+        async with self._uow() as uow:
+            if await uow.users.get_by_email(email) is not None:
+                raise EmailAlreadyRegistered("an account with this email already exists")
+            now = self._clock.now()
+            user = User.register(
+                user_id=new_id(now),
+                email=email,
+                hashed_password=await self._hasher.hash(password),
+                full_name=cmd.full_name,
+                now=now,
+            )
+            await uow.users.add(user)
+            await uow.commit()
+        return UserView.of(user)

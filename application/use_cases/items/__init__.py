@@ -1,0 +1,1 @@
+"""Use cases about items: create, read, list, change and delete, owner-or-superuser."""

@@ -1,0 +1,36 @@
+"""List the caller's own items, a page at a time."""
+
+from dataclasses import dataclass
+
+from application.dto import Actor, ItemView, Page, item_view
+from application.errors import InvalidPage
+from application.ports.types import UnitOfWorkFactory
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ListItems:
+    """Show me my items `skip` .. `skip + limit`, oldest first."""
+
+    actor: Actor
+    skip: int = 0
+    limit: int = 50
+
+    def __post_init__(self) -> None:
+        if self.skip < 0 or not 1 <= self.limit <= MAX_PAGE:
+            raise InvalidPage("skip must be >= 0 and limit 1 to 100")
+
+
+class ListItemsHandler:
+    """A page of the caller's own items with the total count (superusers too list their own)."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, cmd: ListItems) -> Page[ItemView]:
+        owner = cmd.actor.user_id
+        async with self._uow() as uow:
+            items = await uow.items.list_for_owner(owner, skip=cmd.skip, limit=cmd.limit)
+            total = await uow.items.count_for_owner(owner)
+        return Page([item_view(item) for item in items], total)

@@ -1,0 +1,38 @@
+"""List the caller's own items by keyset (API v2): every page costs the same."""
+
+from dataclasses import dataclass
+
+from application.cursors import CursorCodec
+from application.dto import Actor, CursorPage, ItemView, item_view
+from application.errors import InvalidPage
+from application.ports.types import UnitOfWorkFactory
+from application.use_cases.items.list_items import MAX_PAGE
+
+
+@dataclass(frozen=True, slots=True)
+class ListItemsByCursor:
+    """Show me up to `limit` of my items after the position `cursor` marks (None: from the start)."""
+
+    actor: Actor
+    cursor: str | None = None
+    limit: int = 50
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_PAGE:
+            raise InvalidPage("limit must be 1 to 100")
+
+
+class ListItemsByCursorHandler:
+    """Pages by id; a cursor is bound to its owner, so a tampered or foreign one is refused."""
+
+    def __init__(self, uow: UnitOfWorkFactory, cursors: CursorCodec) -> None:
+        self._uow, self._cursors = uow, cursors
+
+    async def __call__(self, cmd: ListItemsByCursor) -> CursorPage[ItemView]:
+        owner = cmd.actor.user_id
+        after = None if cmd.cursor is None else self._cursors.decode(cmd.cursor, owner)
+        async with self._uow() as uow:
+            items = await uow.items.list_for_owner_after(owner, after=after, limit=cmd.limit + 1)
+        page, more = items[: cmd.limit], len(items) > cmd.limit
+        next_cursor = self._cursors.encode(page[-1].id, owner) if more else None
+        return CursorPage([item_view(item) for item in page], next_cursor)

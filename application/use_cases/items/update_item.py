@@ -1,0 +1,47 @@
+"""Change an item's title and/or description, optionally only at an expected version."""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from application.dto import Actor, ItemView, item_view
+from application.errors import PreconditionFailed
+from application.ports import Clock
+from application.ports.types import UnitOfWorkFactory
+from application.use_cases.items.access import load_item_for
+from domain.errors import StaleVersion
+from domain.items import UNSET, Unset
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateItem:
+    """Change what is given; `description=None` clears it; UNSET leaves a field alone."""
+
+    actor: Actor
+    item_id: UUID
+    title: str | Unset = UNSET
+    description: str | None | Unset = UNSET
+    expected_version: int | None = None
+
+
+class UpdateItemHandler:
+    """Applies the change if the caller may reach the item and the version still matches."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
+    async def __call__(self, cmd: UpdateItem) -> ItemView:
+        async with self._uow() as uow:
+            item = await load_item_for(uow, cmd.actor, cmd.item_id)
+            try:
+                item.update(
+                    title=cmd.title,
+                    description=cmd.description,
+                    expected_version=cmd.expected_version,
+                    now=self._clock.now(),
+                )
+            except StaleVersion as exc:
+                raise PreconditionFailed(str(exc)) from exc
+            if item.events:
+                await uow.items.save(item)
+                await uow.commit()
+        return item_view(item)

@@ -1,0 +1,95 @@
+"""The `portico` command: serve, worker, migrate, create-superuser, openapi."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from entrypoints.container import Container, close_resources, migrate_database
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "entrypoints.http.asgi:create",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        loop="uvloop",
+        http="httptools",
+        proxy_headers=False,  # client addresses are resolved from TRUSTED_PROXIES by the app
+        access_log=False,
+    )
+    return 0
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    migrate_database(Container())
+    print("database is at the latest revision")
+    return 0
+
+
+def _create_superuser(args: argparse.Namespace) -> int:
+    from application.use_cases.accounts.create_superuser import CreateSuperuser
+
+    async def run() -> str:
+        container = Container()
+        try:
+            user = await container.create_superuser()(CreateSuperuser(args.email, args.password))
+        finally:
+            await close_resources(container)
+        return user.email
+
+    print(f"{asyncio.run(run())} is a superuser")
+    return 0
+
+
+def _openapi(_: argparse.Namespace) -> int:
+    from entrypoints.http.app import create_app
+
+    json.dump(create_app(Container()).openapi(), sys.stdout, indent=2)
+    print()
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="portico", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(run=_serve)
+    commands.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(
+        run=_migrate
+    )
+    superuser = commands.add_parser("create-superuser", help="create or promote a superuser")
+    superuser.add_argument("--email", required=True)
+    superuser.add_argument("--password", required=True)
+    superuser.set_defaults(run=_create_superuser)
+    commands.add_parser("openapi", help="print the OpenAPI document").set_defaults(run=_openapi)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `portico` command; return the process exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except Exception as exc:  # an operator sees one line, not a traceback
+        from application.errors import ApplicationError
+        from domain.errors import DomainError
+
+        if isinstance(exc, ApplicationError | DomainError):
+            print(f"portico {args.command}: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""The composition root: the one place that chooses adapters and reads settings.
+
+Handlers are stateless, so they are `Singleton`s built once per process; each call opens a
+fresh unit of work from the `uow` `Factory` it was given. Nothing on the request path is built
+per request that could be built once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+
+from dependency_injector import containers, providers
+
+from adapters.bcrypt.hasher import BcryptPasswordHasher
+from adapters.jwt.token_service import PyJwtTokenService
+from adapters.memory.clock import SystemClock
+from adapters.memory.events import InProcessEventBus
+from adapters.sqlalchemy.engine import create_engine, session_factory
+from adapters.sqlalchemy.health import SqlAlchemyHealthCheck
+from adapters.sqlalchemy.migrate import upgrade
+from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from application.cursors import CursorCodec
+from application.use_cases.accounts.authenticate import AuthenticateHandler
+from application.use_cases.accounts.create_superuser import CreateSuperuserHandler
+from application.use_cases.accounts.get_current_user import GetCurrentUserHandler
+from application.use_cases.accounts.password_grant import PasswordGrantHandler
+from application.use_cases.accounts.register_user import RegisterUserHandler
+from application.use_cases.items.create_item import CreateItemHandler
+from application.use_cases.items.delete_item import DeleteItemHandler
+from application.use_cases.items.get_item import GetItemHandler
+from application.use_cases.items.list_items import ListItemsHandler
+from application.use_cases.items.list_items_by_cursor import ListItemsByCursorHandler
+from application.use_cases.items.update_item import UpdateItemHandler
+from entrypoints.settings import Settings
+
+
+def _derived_key(secret: str, purpose: str) -> bytes:
+    """A key for one purpose, derived from SECRET_KEY so that one secret serves them all."""
+    return hashlib.sha256(f"{purpose}:{secret}".encode()).digest()
+
+
+class Container(containers.DeclarativeContainer):
+    """Wires settings → adapters → handlers. Tests build their own with overrides."""
+
+    settings = providers.Singleton(Settings)
+
+    clock = providers.Singleton(SystemClock)
+    event_bus = providers.Singleton(InProcessEventBus)
+
+    engine = providers.Singleton(
+        create_engine,
+        settings.provided.database_url,
+        pool_size=settings.provided.db_pool_size,
+        max_overflow=settings.provided.db_max_overflow,
+    )
+    sessions = providers.Singleton(session_factory, engine)
+    uow = providers.Factory(SqlAlchemyUnitOfWork, sessions, publisher=event_bus)
+    database_check = providers.Singleton(SqlAlchemyHealthCheck, engine)
+
+    bcrypt_pool = providers.Singleton(
+        ThreadPoolExecutor,
+        max_workers=settings.provided.bcrypt_threads,
+        thread_name_prefix="bcrypt",
+    )
+    hasher = providers.Singleton(
+        BcryptPasswordHasher, rounds=settings.provided.bcrypt_rounds, executor=bcrypt_pool
+    )
+    tokens = providers.Singleton(
+        PyJwtTokenService,
+        secret=settings.provided.secret_key,
+        issuer=settings.provided.jwt_issuer,
+        audience=settings.provided.jwt_audience,
+        ttl_seconds=settings.provided.access_token_ttl_seconds,
+    )
+    cursors = providers.Singleton(
+        CursorCodec, providers.Callable(_derived_key, settings.provided.secret_key, "cursor")
+    )
+
+    register_user = providers.Singleton(RegisterUserHandler, uow.provider, hasher, clock)
+    password_grant = providers.Singleton(PasswordGrantHandler, uow.provider, hasher, tokens, clock)
+    authenticate = providers.Singleton(AuthenticateHandler, uow.provider, tokens, clock)
+    get_current_user = providers.Singleton(GetCurrentUserHandler, uow.provider)
+    create_superuser = providers.Singleton(CreateSuperuserHandler, uow.provider, hasher, clock)
+
+    create_item = providers.Singleton(CreateItemHandler, uow.provider, clock)
+    get_item = providers.Singleton(GetItemHandler, uow.provider)
+    list_items = providers.Singleton(ListItemsHandler, uow.provider)
+    list_items_by_cursor = providers.Singleton(ListItemsByCursorHandler, uow.provider, cursors)
+    update_item = providers.Singleton(UpdateItemHandler, uow.provider, clock)
+    delete_item = providers.Singleton(DeleteItemHandler, uow.provider, clock)
+
+
+async def close_resources(container: Container) -> None:
+    """Release what the container opened: connection pools and thread pools."""
+    await container.engine().dispose()
+    container.bcrypt_pool().shutdown(wait=False, cancel_futures=True)
+
+
+def migrate_database(container: Container) -> None:
+    """Bring the configured database to the latest schema revision (Alembic `upgrade head`)."""
+    upgrade(container.settings().database_url)

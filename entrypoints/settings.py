@@ -1,0 +1,64 @@
+"""Settings: read from the environment (and `.env`) here and nowhere else."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-secret-change-me-0123456789abcdef"  # noqa: S105 - refused in production
+MIN_PRODUCTION_SECRET_BYTES = 32
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob of a Portico process. Defaults give the embedded, single-process service."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./portico.db"
+    redis_url: str | None = None
+    secret_key: str = DEVELOPMENT_SECRET
+    access_token_ttl_seconds: int = Field(900, ge=30, le=86_400)
+    refresh_token_ttl_seconds: int = Field(14 * 86_400, ge=60, le=365 * 86_400)
+    bcrypt_rounds: int = Field(12, ge=4, le=16)
+    bcrypt_threads: int = Field(2, ge=1, le=32)
+    cors_origins: Annotated[list[str], NoDecode] = []
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1)
+    storage_dir: str = "./storage"
+    smtp_url: str | None = None
+    db_pool_size: int = Field(10, ge=1, le=200)
+    db_max_overflow: int = Field(10, ge=0, le=200)
+    jwt_issuer: str = "portico"
+    jwt_audience: str = "portico-api"
+    cache_ttl_seconds: int = Field(300, ge=1)
+    public_base_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key in ("cors_origins", "trusted_proxies"):
+                if key in data:
+                    data[key] = _split(data[key])
+        return data
+
+    @model_validator(mode="after")
+    def _production_needs_a_real_secret(self) -> Settings:
+        if self.environment == "production" and (
+            self.secret_key == DEVELOPMENT_SECRET
+            or len(self.secret_key.encode()) < MIN_PRODUCTION_SECRET_BYTES
+        ):
+            raise ValueError(
+                "SECRET_KEY must be set to a random value of at least 32 bytes in production"
+            )
+        return self
