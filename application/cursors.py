@@ -1,4 +1,4 @@
-"""Opaque keyset cursors, signed and bound to one owner, so a client can neither forge nor share one."""
+"""Opaque keyset cursors, signed and bound to their owner so they cannot be forged or shared."""
 
 import base64
 import binascii

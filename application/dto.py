@@ -52,6 +52,7 @@ class Actor:
     is_superuser: bool
     token_id: str = ""
     token_expires_at: datetime | None = None
+    session_id: UUID | None = None
 
     def may_access(self, owner_id: UUID) -> bool:
         """Owners reach their own data; superusers reach everyone's."""

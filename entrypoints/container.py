@@ -10,34 +10,70 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
+from adapters.sqlalchemy.health import SqlAlchemyHealthCheck
+from adapters.sqlalchemy.migrate import upgrade
 from dependency_injector import containers, providers
 
 from adapters.bcrypt.hasher import BcryptPasswordHasher
 from adapters.jwt.token_service import PyJwtTokenService
+from adapters.limits.rate_limiter import LimitsRateLimiter
 from adapters.memory.clock import SystemClock
 from adapters.memory.events import InProcessEventBus
+from adapters.memory.sessions import InMemoryTokenDenylist
+from adapters.smtp.senders import LoggingEmailSender, SmtpEmailSender
 from adapters.sqlalchemy.engine import create_engine, session_factory
-from adapters.sqlalchemy.health import SqlAlchemyHealthCheck
-from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.cursors import CursorCodec
+from application.ports import RateLimit
 from application.use_cases.accounts.authenticate import AuthenticateHandler
+from application.use_cases.accounts.change_password import ChangePasswordHandler
 from application.use_cases.accounts.create_superuser import CreateSuperuserHandler
 from application.use_cases.accounts.get_current_user import GetCurrentUserHandler
-from application.use_cases.accounts.password_grant import PasswordGrantHandler
+from application.use_cases.accounts.logout import LogoutHandler
+from application.use_cases.accounts.password_grant import PasswordGrantHandler, PasswordGrantLimits
+from application.use_cases.accounts.password_recovery import (
+    RecoverySettings,
+    RequestPasswordRecoveryHandler,
+)
+from application.use_cases.accounts.refresh_grant import RefreshGrantHandler
 from application.use_cases.accounts.register_user import RegisterUserHandler
+from application.use_cases.accounts.reset_password import ResetPasswordHandler
+from application.use_cases.accounts.revocation import SessionRevoker
+from application.use_cases.accounts.sessions import SessionIssuer
 from application.use_cases.items.create_item import CreateItemHandler
 from application.use_cases.items.delete_item import DeleteItemHandler
 from application.use_cases.items.get_item import GetItemHandler
 from application.use_cases.items.list_items import ListItemsHandler
 from application.use_cases.items.list_items_by_cursor import ListItemsByCursorHandler
 from application.use_cases.items.update_item import UpdateItemHandler
+from application.use_cases.users.administer_user import AdministerUserHandler
+from application.use_cases.users.delete_user import DeleteUserHandler
+from application.use_cases.users.get_user import GetUserHandler
+from application.use_cases.users.list_users import ListUsersHandler
+from application.use_cases.users.update_profile import UpdateProfileHandler
 from entrypoints.settings import Settings
 
 
 def _derived_key(secret: str, purpose: str) -> bytes:
     """A key for one purpose, derived from SECRET_KEY so that one secret serves them all."""
     return hashlib.sha256(f"{purpose}:{secret}".encode()).digest()
+
+
+def _login_limits(settings: Settings) -> PasswordGrantLimits:
+    window = settings.login_limit_window_seconds
+    return PasswordGrantLimits(
+        RateLimit("login-address", settings.login_limit_per_address, window),
+        RateLimit("login-account", settings.login_limit_per_account, window),
+    )
+
+
+def _recovery(settings: Settings) -> RecoverySettings:
+    limit = RateLimit(
+        "recovery-address",
+        settings.recovery_limit_per_address,
+        settings.recovery_limit_window_seconds,
+    )
+    return RecoverySettings(settings.password_reset_ttl_seconds, settings.password_reset_url, limit)
 
 
 class Container(containers.DeclarativeContainer):
@@ -76,12 +112,52 @@ class Container(containers.DeclarativeContainer):
     cursors = providers.Singleton(
         CursorCodec, providers.Callable(_derived_key, settings.provided.secret_key, "cursor")
     )
+    denylist = providers.Singleton(InMemoryTokenDenylist, clock)
+    rate_limiter = providers.Singleton(LimitsRateLimiter, "memory://")
+    email_sender = providers.Selector(
+        providers.Callable(lambda url: "smtp" if url else "log", settings.provided.smtp_url),
+        log=providers.Singleton(LoggingEmailSender),
+        smtp=providers.Singleton(
+            SmtpEmailSender, settings.provided.smtp_url, sender=settings.provided.mail_from
+        ),
+    )
+
+    session_issuer = providers.Singleton(
+        SessionIssuer, tokens, clock, settings.provided.refresh_token_ttl_seconds
+    )
+    revoker = providers.Singleton(
+        SessionRevoker, denylist, clock, settings.provided.access_token_ttl_seconds
+    )
 
     register_user = providers.Singleton(RegisterUserHandler, uow.provider, hasher, clock)
-    password_grant = providers.Singleton(PasswordGrantHandler, uow.provider, hasher, tokens, clock)
-    authenticate = providers.Singleton(AuthenticateHandler, uow.provider, tokens, clock)
+    password_grant = providers.Singleton(
+        PasswordGrantHandler,
+        uow.provider,
+        hasher,
+        session_issuer,
+        rate_limiter,
+        providers.Callable(_login_limits, settings),
+    )
+    refresh_grant = providers.Singleton(RefreshGrantHandler, uow.provider, session_issuer, clock)
+    authenticate = providers.Singleton(AuthenticateHandler, uow.provider, tokens, denylist, clock)
+    logout = providers.Singleton(LogoutHandler, uow.provider, denylist, clock)
+    change_password = providers.Singleton(ChangePasswordHandler, uow.provider, hasher, revoker)
+    request_password_recovery = providers.Singleton(
+        RequestPasswordRecoveryHandler,
+        uow.provider,
+        clock,
+        rate_limiter,
+        providers.Callable(_recovery, settings),
+    )
+    reset_password = providers.Singleton(ResetPasswordHandler, uow.provider, hasher, revoker, clock)
     get_current_user = providers.Singleton(GetCurrentUserHandler, uow.provider)
     create_superuser = providers.Singleton(CreateSuperuserHandler, uow.provider, hasher, clock)
+
+    update_profile = providers.Singleton(UpdateProfileHandler, uow.provider)
+    delete_user = providers.Singleton(DeleteUserHandler, uow.provider)
+    get_user = providers.Singleton(GetUserHandler, uow.provider)
+    list_users = providers.Singleton(ListUsersHandler, uow.provider)
+    administer_user = providers.Singleton(AdministerUserHandler, uow.provider, revoker)
 
     create_item = providers.Singleton(CreateItemHandler, uow.provider, clock)
     get_item = providers.Singleton(GetItemHandler, uow.provider)

@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1)
     storage_dir: str = "./storage"
     smtp_url: str | None = None
+    mail_from: str = "Portico <no-reply@portico.invalid>"
+    password_reset_ttl_seconds: int = Field(1800, ge=60, le=86_400)
+    password_reset_url: str = "http://127.0.0.1:8000/reset-password"
+    login_limit_per_address: int = Field(20, ge=1)
+    login_limit_per_account: int = Field(5, ge=1)
+    login_limit_window_seconds: int = Field(60, ge=1)
+    recovery_limit_per_address: int = Field(5, ge=1)
+    recovery_limit_window_seconds: int = Field(3600, ge=1)
     db_pool_size: int = Field(10, ge=1, le=200)
     db_max_overflow: int = Field(10, ge=0, le=200)
     jwt_issuer: str = "portico"

@@ -41,21 +41,24 @@ class FakeTokenService:
         self.ttl = ttl_seconds
         self._counter = 0
 
-    def issue_access(self, user_id: UUID, now: datetime) -> IssuedToken:
+    def issue_access(
+        self, user_id: UUID, now: datetime, session_id: UUID | None = None
+    ) -> IssuedToken:
         self._counter += 1
         expires_at = now + timedelta(seconds=self.ttl)
         token_id = f"t{self._counter}"
-        token = f"{user_id}|{token_id}|{expires_at.timestamp()}|{now.timestamp()}"
+        token = f"{user_id}|{token_id}|{expires_at.timestamp()}|{now.timestamp()}|{session_id}"
         return IssuedToken(token, token_id, expires_at, self.ttl)
 
     def verify_access(self, token: str, now: datetime) -> AccessClaims:
         try:
-            user, token_id, expiry, issued = token.split("|")
+            user, token_id, expiry, issued, session = token.split("|")
             claims = AccessClaims(
                 UUID(user),
                 token_id,
                 datetime.fromtimestamp(float(issued), UTC),
                 datetime.fromtimestamp(float(expiry), UTC),
+                None if session == "None" else UUID(session),
             )
         except ValueError as exc:
             raise InvalidToken("malformed token") from exc

@@ -35,20 +35,27 @@ class PyJwtTokenService:
             "verify_iat": False,
         }
 
-    def issue_access(self, user_id: UUID, now: datetime) -> IssuedToken:
-        issued_at = int(now.timestamp())
-        expires_at = issued_at + self._ttl
+    def issue_access(
+        self, user_id: UUID, now: datetime, session_id: UUID | None = None
+    ) -> IssuedToken:
+        # iat keeps sub-second precision (a NumericDate may be fractional, RFC 7519 §2) so a
+        # token minted just after a "revoke everything before now" is told apart from those
+        # minted just before it.
+        issued_at = round(now.timestamp(), 6)
+        expires_at = int(issued_at) + self._ttl
         token_id = secrets.token_urlsafe(16)
-        claims = {
+        claims: dict[str, object] = {
             "sub": str(user_id),
             "iat": issued_at,
-            "nbf": issued_at,
+            "nbf": int(issued_at),
             "exp": expires_at,
             "jti": token_id,
             "iss": self._issuer,
             "aud": self._audience,
             "typ": ACCESS_TYPE,
         }
+        if session_id is not None:
+            claims["sid"] = str(session_id)
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"typ": HEADER_TYPE})
         return IssuedToken(token, token_id, _at(expires_at), self._ttl)
 
@@ -73,8 +80,9 @@ class PyJwtTokenService:
 def _claims(claims: dict[str, object], now: datetime) -> AccessClaims:
     try:
         user_id = UUID(str(claims["sub"]))
-        exp, nbf, iat = (int(claims[name]) for name in ("exp", "nbf", "iat"))  # type: ignore[call-overload]
+        exp, nbf, iat = (float(claims[name]) for name in ("exp", "nbf", "iat"))  # type: ignore[arg-type]
         token_id = claims["jti"]
+        session_id = UUID(str(claims["sid"])) if "sid" in claims else None
     except (TypeError, ValueError) as exc:
         raise InvalidToken("the access token's claims are malformed") from exc
     if not isinstance(token_id, str) or not token_id:
@@ -84,8 +92,8 @@ def _claims(claims: dict[str, object], now: datetime) -> AccessClaims:
         raise TokenExpired("the access token has expired")
     if moment < nbf:
         raise InvalidToken("the access token is not valid yet")
-    return AccessClaims(user_id, token_id, _at(iat), _at(exp))
+    return AccessClaims(user_id, token_id, _at(iat), _at(exp), session_id)
 
 
-def _at(timestamp: int) -> datetime:
+def _at(timestamp: float) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=timestamp)

@@ -9,16 +9,17 @@ from uuid import UUID
 
 from application.errors import EmailAlreadyRegistered, PreconditionFailed
 from domain.items import Item
+from domain.sessions import PasswordResetToken, RefreshToken
 from domain.users import EmailAddress, User
 
-Row = TypeVar("Row", User, Item)
+Row = TypeVar("Row", User, Item, RefreshToken, PasswordResetToken)
 
 
 class _Staged(Generic[Row]):
     """Rows changed in a transaction (None: deleted), over the committed ones."""
 
     def __init__(self, committed: dict[UUID, Row]) -> None:
-        self.committed = committed
+        self.committed: dict[UUID, Row] = committed
         self.changes: dict[UUID, Row | None] = {}
 
     def get(self, key: UUID) -> Row | None:
@@ -52,8 +53,8 @@ def _copy(row: Row) -> Row:
     return clone
 
 
-def _order(row: User | Item) -> tuple[object, ...]:
-    return (row.created_at, row.id)
+def _order(row: User | Item | RefreshToken | PasswordResetToken) -> tuple[object, ...]:
+    return (getattr(row, "created_at", None) or getattr(row, "issued_at", 0), row.id)
 
 
 class InMemoryUserRepository:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from domain.items import Item
+from domain.sessions import PasswordResetToken, RefreshToken
 from domain.users import User
 
 
@@ -20,4 +21,6 @@ class MemoryStore:
 
     users: dict[UUID, User] = field(default_factory=dict)
     items: dict[UUID, Item] = field(default_factory=dict)
+    refresh_tokens: dict[UUID, RefreshToken] = field(default_factory=dict)
+    reset_tokens: dict[UUID, PasswordResetToken] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)

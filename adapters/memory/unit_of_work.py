@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from adapters.memory.repositories import InMemoryItemRepository, InMemoryUserRepository, _Staged
+from adapters.memory.sessions import (
+    InMemoryPasswordResetTokenRepository,
+    InMemoryRefreshTokenRepository,
+)
 from adapters.memory.store import MemoryStore
 from application.ports.events import EventPublisher
 from application.ports.unit_of_work import UnitOfWork
 from domain.items import Item
+from domain.sessions import PasswordResetToken, RefreshToken
 from domain.users import User
 
 
@@ -20,19 +25,28 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._items = _Staged[Item](store.items)
         self.users = InMemoryUserRepository(self._users, self._items)
         self.items = InMemoryItemRepository(self._items)
+        self._refresh = _Staged[RefreshToken](store.refresh_tokens)
+        self._reset = _Staged[PasswordResetToken](store.reset_tokens)
+        self.refresh_tokens = InMemoryRefreshTokenRepository(self._refresh)
+        self.reset_tokens = InMemoryPasswordResetTokenRepository(self._reset)
         self.committed = False
 
     async def _begin(self) -> None:
         await self._store.lock.acquire()
 
+    def _tables(
+        self,
+    ) -> tuple[_Staged[User], _Staged[Item], _Staged[RefreshToken], _Staged[PasswordResetToken]]:
+        return (self._users, self._items, self._refresh, self._reset)
+
     async def _commit(self) -> None:
-        self._users.apply()
-        self._items.apply()
+        for table in self._tables():
+            table.apply()
         self.committed = True
 
     async def _rollback(self) -> None:
-        self._users.changes.clear()
-        self._items.changes.clear()
+        for table in self._tables():
+            table.changes.clear()
 
     async def _close(self) -> None:
         self._store.lock.release()

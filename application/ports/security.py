@@ -46,13 +46,20 @@ class AccessClaims:
     token_id: str
     issued_at: datetime
     expires_at: datetime
+    session_id: UUID | None = None
 
 
 class TokenService(Protocol):
     """Signs and verifies short-lived access tokens."""
 
-    def issue_access(self, user_id: UUID, now: datetime) -> IssuedToken:
-        """Return a signed access token for the user, valid from `now`."""
+    def issue_access(
+        self, user_id: UUID, now: datetime, session_id: UUID | None = None
+    ) -> IssuedToken:
+        """Return a signed access token for the user, valid from `now`.
+
+        `session_id` names the refresh-token family the token was obtained with, so that
+        the session can be told apart from the user's others (e.g. on a password change).
+        """
         ...
 
     def verify_access(self, token: str, now: datetime) -> AccessClaims:

@@ -9,6 +9,7 @@ from typing import Self
 
 from application.ports.events import EventPublisher
 from application.ports.repositories import ItemRepository, UserRepository
+from application.ports.sessions import PasswordResetTokenRepository, RefreshTokenRepository
 from domain.events import ItemEvent
 from domain.items import Item
 
@@ -24,6 +25,8 @@ class UnitOfWork(ABC):
 
     users: UserRepository
     items: ItemRepository
+    refresh_tokens: RefreshTokenRepository
+    reset_tokens: PasswordResetTokenRepository
 
     def __init__(self, publisher: EventPublisher) -> None:
         self._publisher = publisher
@@ -77,5 +80,6 @@ class UnitOfWork(ABC):
     @abstractmethod
     async def _rollback(self) -> None: ...
 
+    @abstractmethod
     async def _close(self) -> None:
-        """Release resources (a connection, a session); nothing by default."""
+        """Release resources (a connection, a session, a lock)."""

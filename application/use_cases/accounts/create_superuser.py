@@ -32,8 +32,11 @@ class CreateSuperuserHandler:
                 now = self._clock.now()
                 hashed = await self._hasher.hash(password)
                 user = User.register(
-                    user_id=new_id(now), email=email, hashed_password=hashed,
-                    full_name=None, now=now,
+                    user_id=new_id(now),
+                    email=email,
+                    hashed_password=hashed,
+                    full_name=None,
+                    now=now,
                 )
                 user.set_superuser(True)
                 await uow.users.add(user)

@@ -3,56 +3,74 @@
 from dataclasses import dataclass
 
 from application.errors import InvalidGrant
-from application.ports import Clock, PasswordHasher, TokenService
+from application.ports import PasswordHasher, RateLimit, RateLimiter
 from application.ports.types import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWork
+from application.use_cases.accounts.rate_limiting import enforce
+from application.use_cases.accounts.sessions import SessionIssuer, TokensIssued
 from domain.errors import DomainError
-from domain.users import MAX_PASSWORD_BYTES, EmailAddress
+from domain.users import MAX_PASSWORD_BYTES, EmailAddress, Password, User
 
 BAD_CREDENTIALS = "incorrect email or password"
 
 
 @dataclass(frozen=True, slots=True)
 class PasswordGrant:
-    """Exchange an email and password for tokens."""
+    """Exchange an email and password for tokens; `client_address` keys the rate limit."""
 
     username: str
     password: str
+    client_address: str = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
-class TokensIssued:
-    """What a successful grant hands the client."""
+class PasswordGrantLimits:
+    """Sign-in attempts allowed per client address and per account."""
 
-    access_token: str
-    expires_in: int
-    refresh_token: str | None = None
+    per_address: RateLimit
+    per_account: RateLimit
 
 
 class PasswordGrantHandler:
     """Unknown email, wrong password, inactive account or over-long password: one answer.
 
-    Every failing path spends a bcrypt verification, so timing does not tell them apart.
+    Every failing path spends one bcrypt verification, so timing does not tell them apart.
+    A hash made at a lower cost than the configured one is re-made on a successful sign-in.
     """
 
     def __init__(
-        self, uow: UnitOfWorkFactory, hasher: PasswordHasher, tokens: TokenService, clock: Clock
+        self,
+        uow: UnitOfWorkFactory,
+        hasher: PasswordHasher,
+        sessions: SessionIssuer,
+        limiter: RateLimiter,
+        limits: PasswordGrantLimits,
     ) -> None:
-        self._uow, self._hasher, self._tokens, self._clock = uow, hasher, tokens, clock
+        self._uow, self._hasher, self._sessions = uow, hasher, sessions
+        self._limiter, self._limits = limiter, limits
 
     async def __call__(self, cmd: PasswordGrant) -> TokensIssued:
+        account = cmd.username.strip().lower()
+        await enforce(self._limiter, self._limits.per_address, cmd.client_address)
+        await enforce(self._limiter, self._limits.per_account, account)
         async with self._uow() as uow:
-            user = None
-            try:
-                user = await uow.users.get_by_email(EmailAddress(cmd.username))
-            except DomainError:
-                pass  # not an email address at all: treated as an unknown account
-            too_long = len(cmd.password.encode("utf-8")) > MAX_PASSWORD_BYTES
-            if user is None or too_long:
-                await self._hasher.dummy_verify(cmd.password)
-                raise InvalidGrant(BAD_CREDENTIALS)
-            if not await self._hasher.verify(cmd.password, user.hashed_password):
-                raise InvalidGrant(BAD_CREDENTIALS)
-            if not user.is_active:
-                raise InvalidGrant(BAD_CREDENTIALS)
-        issued = self._tokens.issue_access(user.id, self._clock.now())
-        return TokensIssued(issued.token, issued.expires_in)
+            user = await self._verified_user(uow, cmd)
+            if self._hasher.needs_rehash(user.hashed_password):
+                user.change_password_hash(await self._hasher.hash(Password(cmd.password)))
+                await uow.users.update(user)
+            issued = await self._sessions.issue(uow, user.id)
+            await uow.commit()
+        await self._limiter.reset(self._limits.per_account, account)
+        return issued
+
+    async def _verified_user(self, uow: UnitOfWork, cmd: PasswordGrant) -> User:
+        try:
+            user = await uow.users.get_by_email(EmailAddress(cmd.username))
+        except DomainError:
+            user = None  # not an email address at all: an unknown account
+        if user is None or len(cmd.password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+            await self._hasher.dummy_verify(cmd.password)
+            raise InvalidGrant(BAD_CREDENTIALS)
+        if not await self._hasher.verify(cmd.password, user.hashed_password) or not user.is_active:
+            raise InvalidGrant(BAD_CREDENTIALS)
+        return user

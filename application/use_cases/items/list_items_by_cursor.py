@@ -11,7 +11,7 @@ from application.use_cases.items.list_items import MAX_PAGE
 
 @dataclass(frozen=True, slots=True)
 class ListItemsByCursor:
-    """Show me up to `limit` of my items after the position `cursor` marks (None: from the start)."""
+    """Show me up to `limit` of my items after `cursor` (None: from the start)."""
 
     actor: Actor
     cursor: str | None = None

@@ -19,7 +19,7 @@ class UpdateItem:
     actor: Actor
     item_id: UUID
     title: str | Unset = UNSET
-    description: str | None | Unset = UNSET
+    description: str | Unset | None = UNSET
     expected_version: int | None = None
 
 

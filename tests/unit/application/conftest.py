@@ -6,13 +6,24 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from adapters.limits.rate_limiter import LimitsRateLimiter
 from adapters.memory.clock import FrozenClock
 from adapters.memory.events import RecordingPublisher
+from adapters.memory.sessions import InMemoryTokenDenylist
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from application.cursors import CursorCodec
 from application.dto import Actor
+from application.ports import RateLimit
+from application.use_cases.accounts.authenticate import AuthenticateHandler
+from application.use_cases.accounts.password_grant import (
+    PasswordGrant,
+    PasswordGrantHandler,
+    PasswordGrantLimits,
+)
 from application.use_cases.accounts.register_user import RegisterUser, RegisterUserHandler
+from application.use_cases.accounts.revocation import SessionRevoker
+from application.use_cases.accounts.sessions import SessionIssuer, TokensIssued
 from tests.fakes import FakePasswordHasher, FakeTokenService
 
 
@@ -26,6 +37,36 @@ class World:
     hasher: FakePasswordHasher = field(default_factory=FakePasswordHasher)
     tokens: FakeTokenService = field(default_factory=FakeTokenService)
     cursors: CursorCodec = field(default_factory=lambda: CursorCodec(b"k" * 32))
+    denylist: InMemoryTokenDenylist = field(init=False)
+    limiter: LimitsRateLimiter = field(default_factory=lambda: LimitsRateLimiter("memory://"))
+    limits: PasswordGrantLimits = field(
+        default_factory=lambda: PasswordGrantLimits(
+            RateLimit("ip", 20, 60), RateLimit("account", 5, 60)
+        )
+    )
+    refresh_ttl: int = 3600
+
+    def __post_init__(self) -> None:
+        self.denylist = InMemoryTokenDenylist(self.clock)
+
+    @property
+    def sessions(self) -> SessionIssuer:
+        return SessionIssuer(self.tokens, self.clock, self.refresh_ttl)
+
+    @property
+    def revoker(self) -> SessionRevoker:
+        return SessionRevoker(self.denylist, self.clock, self.tokens.ttl)
+
+    def grant(self) -> PasswordGrantHandler:
+        return PasswordGrantHandler(self.uow, self.hasher, self.sessions, self.limiter, self.limits)
+
+    def authenticate(self) -> AuthenticateHandler:
+        return AuthenticateHandler(self.uow, self.tokens, self.denylist, self.clock)
+
+    async def sign_in(
+        self, email: str = "ada@example.com", password: str = "correct horse"
+    ) -> TokensIssued:
+        return await self.grant()(PasswordGrant(email, password, "10.0.0.1"))
 
     def uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.store, self.publisher)

@@ -5,13 +5,13 @@ import asyncio
 import pytest
 
 from application.errors import EmailAlreadyRegistered, InvalidGrant, InvalidToken, TokenExpired
-from application.use_cases.accounts.authenticate import Authenticate, AuthenticateHandler
+from application.use_cases.accounts.authenticate import Authenticate
 from application.use_cases.accounts.create_superuser import (
     CreateSuperuser,
     CreateSuperuserHandler,
 )
 from application.use_cases.accounts.get_current_user import GetCurrentUser, GetCurrentUserHandler
-from application.use_cases.accounts.password_grant import PasswordGrant, PasswordGrantHandler
+from application.use_cases.accounts.password_grant import PasswordGrant
 from application.use_cases.accounts.register_user import RegisterUser, RegisterUserHandler
 from domain.errors import InvalidEmail, PasswordPolicyViolation
 
@@ -33,8 +33,11 @@ async def test_raises_email_already_registered_in_any_case_and_commits_nothing(w
 
 @pytest.mark.parametrize(
     ("email", "password", "error"),
-    [("nope", "long enough", InvalidEmail), ("a@b.io", "short", PasswordPolicyViolation),
-     ("a@b.io", "p" * 73, PasswordPolicyViolation)],
+    [
+        ("nope", "long enough", InvalidEmail),
+        ("a@b.io", "short", PasswordPolicyViolation),
+        ("a@b.io", "p" * 73, PasswordPolicyViolation),
+    ],
 )
 async def test_refuses_bad_input_and_stores_nothing(world, email, password, error):
     with pytest.raises(error):
@@ -55,7 +58,7 @@ async def test_concurrent_registrations_of_one_email_give_one_account(world):
 
 
 def _grant(world):
-    return PasswordGrantHandler(world.uow, world.hasher, world.tokens, world.clock)
+    return world.grant()
 
 
 async def test_password_grant_issues_an_access_token_for_the_user(world):
@@ -68,8 +71,12 @@ async def test_password_grant_issues_an_access_token_for_the_user(world):
 
 @pytest.mark.parametrize(
     ("username", "password"),
-    [("ada@example.com", "wrong horse"), ("nobody@example.com", "correct horse"),
-     ("not an email", "correct horse"), ("ada@example.com", "x" * 100)],
+    [
+        ("ada@example.com", "wrong horse"),
+        ("nobody@example.com", "correct horse"),
+        ("not an email", "correct horse"),
+        ("ada@example.com", "x" * 100),
+    ],
 )
 async def test_every_bad_credential_gets_one_identical_invalid_grant(world, username, password):
     await world.register()
@@ -99,16 +106,14 @@ async def _token(world):
 
 async def test_authenticate_returns_the_actor_of_a_valid_token(world):
     actor = await world.register()
-    found = await AuthenticateHandler(world.uow, world.tokens, world.clock)(
-        Authenticate(await _token(world))
-    )
+    found = await world.authenticate()(Authenticate(await _token(world)))
     assert (found.user_id, found.is_superuser) == (actor.user_id, False)
 
 
 async def test_authenticate_refuses_tokens_of_deactivated_or_deleted_users(world):
     actor = await world.register()
     token = await _token(world)
-    handler = AuthenticateHandler(world.uow, world.tokens, world.clock)
+    handler = world.authenticate()
     world.store.users[actor.user_id].deactivate()
     with pytest.raises(InvalidToken):
         await handler(Authenticate(token))
@@ -122,7 +127,7 @@ async def test_authenticate_refuses_an_expired_token(world):
     token = await _token(world)
     world.clock.advance(world.tokens.ttl)
     with pytest.raises(TokenExpired):
-        await AuthenticateHandler(world.uow, world.tokens, world.clock)(Authenticate(token))
+        await world.authenticate()(Authenticate(token))
 
 
 async def test_current_user_is_read_fresh_from_the_store(world):

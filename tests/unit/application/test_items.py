@@ -18,9 +18,7 @@ from domain.errors import InvalidTitle
 
 
 async def _create(world, actor, title="first", description=None):
-    return await CreateItemHandler(world.uow, world.clock)(
-        CreateItem(actor, title, description)
-    )
+    return await CreateItemHandler(world.uow, world.clock)(CreateItem(actor, title, description))
 
 
 async def test_creates_version_1_owned_by_the_caller_and_announces_it(world):

@@ -14,8 +14,11 @@ from domain.items import Item
 
 def _item(now, **kw):
     return Item.create(
-        item_id=uuid4(), owner_id=uuid4(), title=kw.get("title", "t"),
-        description=kw.get("description"), now=now,
+        item_id=uuid4(),
+        owner_id=uuid4(),
+        title=kw.get("title", "t"),
+        description=kw.get("description"),
+        now=now,
     )
 
 

@@ -26,8 +26,20 @@ def test_text_without_an_at_sign_is_never_an_email(text):
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "@example.com", "a@", "a@b", "a@@b.com", "a b@c.com", ".a@b.com", "a..b@c.com",
-     "a@-b.com", "a@b..com", "x" * 65 + "@b.com", "a@" + "b" * 250 + ".com"],
+    [
+        "",
+        "@example.com",
+        "a@",
+        "a@b",
+        "a@@b.com",
+        "a b@c.com",
+        ".a@b.com",
+        "a..b@c.com",
+        "a@-b.com",
+        "a@b..com",
+        "x" * 65 + "@b.com",
+        "a@" + "b" * 250 + ".com",
+    ],
 )
 def test_malformed_emails_are_refused(bad):
     with pytest.raises(InvalidEmail):

@@ -1,0 +1,1 @@
+"""Rate limiting with the `limits` library (moving windows; memory or Redis storage)."""

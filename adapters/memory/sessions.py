@@ -1,0 +1,100 @@
+"""In-memory session stores: refresh and reset tokens (per transaction), and the denylist."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from adapters.memory.repositories import _Staged
+from application.ports.clock import Clock
+from application.ports.security import AccessClaims
+from domain.sessions import PasswordResetToken, RefreshToken
+
+
+class InMemoryRefreshTokenRepository:
+    """RefreshTokenRepository over a dict."""
+
+    def __init__(self, tokens: _Staged[RefreshToken]) -> None:
+        self._tokens = tokens
+
+    async def add(self, token: RefreshToken) -> None:
+        self._tokens.put(token)
+
+    async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
+        return next((t for t in self._tokens.rows() if t.token_hash == token_hash), None)
+
+    async def consume(self, token_id: UUID, now: datetime) -> bool:
+        token = self._tokens.get(token_id)
+        if token is None or token.used_at is not None or token.revoked_at is not None:
+            return False
+        token.used_at = now
+        self._tokens.put(token)
+        return True
+
+    async def revoke_family(self, family_id: UUID, now: datetime) -> None:
+        self._revoke(lambda t: t.family_id == family_id, now)
+
+    async def revoke_for_user(
+        self, user_id: UUID, now: datetime, *, keep_family: UUID | None = None
+    ) -> None:
+        self._revoke(lambda t: t.user_id == user_id and t.family_id != keep_family, now)
+
+    def _revoke(self, which: object, now: datetime) -> None:
+        for token in self._tokens.rows():
+            if which(token) and token.revoked_at is None:  # type: ignore[operator]
+                token.revoked_at = now
+                self._tokens.put(token)
+
+
+class InMemoryPasswordResetTokenRepository:
+    """PasswordResetTokenRepository over a dict."""
+
+    def __init__(self, tokens: _Staged[PasswordResetToken]) -> None:
+        self._tokens = tokens
+
+    async def add(self, token: PasswordResetToken) -> None:
+        self._tokens.put(token)
+
+    async def get_by_hash(self, token_hash: str) -> PasswordResetToken | None:
+        return next((t for t in self._tokens.rows() if t.token_hash == token_hash), None)
+
+    async def consume(self, token_id: UUID, now: datetime) -> bool:
+        token = self._tokens.get(token_id)
+        if token is None or token.used_at is not None:
+            return False
+        token.used_at = now
+        self._tokens.put(token)
+        return True
+
+
+class InMemoryTokenDenylist:
+    """TokenDenylist in a dict, for one process; entries are dropped once they expire."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._tokens: dict[str, float] = {}
+        self._users: dict[UUID, tuple[float, str | None, float]] = {}
+
+    async def revoke_token(self, token_id: str, expires_at: datetime) -> None:
+        self._purge()
+        self._tokens[token_id] = expires_at.timestamp()
+
+    async def revoke_user(
+        self, user_id: UUID, issued_before: datetime, *, keep_token_id: str | None, ttl_seconds: int
+    ) -> None:
+        self._purge()
+        until = self._clock.now().timestamp() + ttl_seconds
+        self._users[user_id] = (issued_before.timestamp(), keep_token_id, until)
+
+    async def is_revoked(self, claims: AccessClaims) -> bool:
+        if claims.token_id in self._tokens:
+            return True
+        mark = self._users.get(claims.user_id)
+        if mark is None or claims.token_id == mark[1]:
+            return False
+        return claims.issued_at.timestamp() < mark[0]
+
+    def _purge(self) -> None:
+        now = self._clock.now().timestamp()
+        self._tokens = {k: v for k, v in self._tokens.items() if v > now}
+        self._users = {k: v for k, v in self._users.items() if v[2] > now}

@@ -1,0 +1,1 @@
+"""Mail adapters of the EmailSender port: SMTP (aiosmtplib) and a log-only one."""

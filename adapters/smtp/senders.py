@@ -1,0 +1,52 @@
+"""EmailSender adapters: real SMTP, and the development default that only logs."""
+
+from __future__ import annotations
+
+import logging
+from email.message import EmailMessage as MimeMessage
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+
+from application.errors import DependencyUnavailable
+from application.ports.notifications import EmailMessage
+
+log = logging.getLogger("portico.mail")
+
+
+class LoggingEmailSender:
+    """Writes each message to the log instead of sending it (the embedded default).
+
+    The body is logged too, so that a developer can follow a reset link locally; use SMTP
+    anywhere real people have accounts.
+    """
+
+    async def send(self, message: EmailMessage) -> None:
+        log.info("mail to %s: %s\n%s", message.to, message.subject, message.body)
+
+
+class SmtpEmailSender:
+    """Sends through an SMTP server given as `smtp://user:pass@host:port` or `smtps://...`.
+
+    `smtp://` upgrades with STARTTLS when the server offers it; `smtps://` is implicit TLS.
+    """
+
+    def __init__(self, url: str, *, sender: str, timeout: float = 10.0) -> None:
+        parts = urlsplit(url)
+        self._sender, self._timeout = sender, timeout
+        self._options: dict[str, object] = {
+            "hostname": parts.hostname or "localhost",
+            "port": parts.port or (465 if parts.scheme == "smtps" else 25),
+            "username": unquote(parts.username) if parts.username else None,
+            "password": unquote(parts.password) if parts.password else None,
+            "use_tls": parts.scheme == "smtps",
+        }
+
+    async def send(self, message: EmailMessage) -> None:
+        mime = MimeMessage()
+        mime["From"], mime["To"], mime["Subject"] = self._sender, message.to, message.subject
+        mime.set_content(message.body)
+        try:
+            await aiosmtplib.send(mime, timeout=self._timeout, **self._options)  # type: ignore[arg-type]
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise DependencyUnavailable("the mail server is unavailable") from exc

@@ -1,0 +1,77 @@
+"""Session ports: refresh-token and reset-token stores, and the access-token denylist."""
+
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from application.ports.security import AccessClaims
+from domain.sessions import PasswordResetToken, RefreshToken
+
+
+class RefreshTokenRepository(Protocol):
+    """Refresh tokens, found by hash; part of the unit of work's transaction."""
+
+    async def add(self, token: RefreshToken) -> None:
+        """Stage a new refresh token."""
+        ...
+
+    async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
+        """Return the token stored under that hash, or None."""
+        ...
+
+    async def consume(self, token_id: UUID, now: datetime) -> bool:
+        """Mark the token used if it is still unused and unrevoked.
+
+        Returns True only for the one caller that consumed it, however many race for it.
+        """
+        ...
+
+    async def revoke_family(self, family_id: UUID, now: datetime) -> None:
+        """Revoke every token of the family."""
+        ...
+
+    async def revoke_for_user(
+        self, user_id: UUID, now: datetime, *, keep_family: UUID | None = None
+    ) -> None:
+        """Revoke every token of the user, except those of `keep_family` when given."""
+        ...
+
+
+class PasswordResetTokenRepository(Protocol):
+    """Password-reset tokens, found by hash; part of the unit of work's transaction."""
+
+    async def add(self, token: PasswordResetToken) -> None:
+        """Stage a new reset token."""
+        ...
+
+    async def get_by_hash(self, token_hash: str) -> PasswordResetToken | None:
+        """Return the token stored under that hash, or None."""
+        ...
+
+    async def consume(self, token_id: UUID, now: datetime) -> bool:
+        """Mark the token used if unused; True only for the one caller that did."""
+        ...
+
+
+class TokenDenylist(Protocol):
+    """Access tokens revoked before they expire: by id, or all of a user's up to a moment.
+
+    Entries live only until the tokens they concern would have expired anyway.
+    """
+
+    async def revoke_token(self, token_id: str, expires_at: datetime) -> None:
+        """Revoke one access token until its expiry. Raises DependencyUnavailable."""
+        ...
+
+    async def revoke_user(
+        self, user_id: UUID, issued_before: datetime, *, keep_token_id: str | None, ttl_seconds: int
+    ) -> None:
+        """Revoke every access token of the user issued before the moment, but one.
+
+        Raises DependencyUnavailable.
+        """
+        ...
+
+    async def is_revoked(self, claims: AccessClaims) -> bool:
+        """Return whether the token is revoked. Raises DependencyUnavailable."""
+        ...

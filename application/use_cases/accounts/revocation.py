@@ -1,0 +1,29 @@
+"""Ending every session of a user at once (password reset or change, deactivation)."""
+
+from uuid import UUID
+
+from application.dto import Actor
+from application.ports import Clock, TokenDenylist
+from application.ports.unit_of_work import UnitOfWork
+
+
+class SessionRevoker:
+    """Revokes a user's refresh families (in the caller's transaction) and access tokens."""
+
+    def __init__(self, denylist: TokenDenylist, clock: Clock, access_ttl_seconds: int) -> None:
+        self._denylist, self._clock, self._ttl = denylist, clock, access_ttl_seconds
+
+    async def revoke_all(self, uow: UnitOfWork, user_id: UUID, *, keep: Actor | None) -> None:
+        """Revoke every session of the user but `keep`'s (the caller's own), if given.
+
+        The denylist entry is written before the caller commits: should the commit fail,
+        the user merely signs in again, whereas the reverse order could leave a revoked
+        session working.
+        """
+        now = self._clock.now()
+        keep_token = None if keep is None else keep.token_id
+        await self._denylist.revoke_user(
+            user_id, now, keep_token_id=keep_token, ttl_seconds=self._ttl
+        )
+        keep_family = None if keep is None else keep.session_id
+        await uow.refresh_tokens.revoke_for_user(user_id, now, keep_family=keep_family)

@@ -1,0 +1,43 @@
+"""A superuser changes another account: name, activation, role."""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from application.dto import Actor, UserView
+from application.ports.types import UnitOfWorkFactory
+from application.use_cases.accounts.revocation import SessionRevoker
+from application.use_cases.users.access import load_user_for, require_superuser
+
+
+@dataclass(frozen=True, slots=True)
+class AdministerUser:
+    """Change what is given of this account's full name, activation and superuser role."""
+
+    actor: Actor
+    user_id: UUID
+    full_name: str | None = None
+    is_active: bool | None = None
+    is_superuser: bool | None = None
+
+
+class AdministerUserHandler:
+    """Deactivating an account ends every one of its sessions at once."""
+
+    def __init__(self, uow: UnitOfWorkFactory, revoker: SessionRevoker) -> None:
+        self._uow, self._revoker = uow, revoker
+
+    async def __call__(self, cmd: AdministerUser) -> UserView:
+        require_superuser(cmd.actor)
+        async with self._uow() as uow:
+            user = await load_user_for(uow, cmd.actor, cmd.user_id)
+            user.change_profile(email=None, full_name=cmd.full_name)
+            if cmd.is_superuser is not None:
+                user.set_superuser(cmd.is_superuser)
+            if cmd.is_active is True:
+                user.activate()
+            elif cmd.is_active is False and user.is_active:
+                user.deactivate()
+                await self._revoker.revoke_all(uow, user.id, keep=None)
+            await uow.users.update(user)
+            await uow.commit()
+        return UserView.of(user)

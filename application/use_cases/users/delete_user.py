@@ -1,0 +1,32 @@
+"""Delete an account with everything it owns."""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from application.dto import Actor
+from application.ports.types import UnitOfWorkFactory
+from application.use_cases.users.access import load_user_for, require_superuser
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteUser:
+    """Delete this account (my own, or any as a superuser); `user_id` None means my own."""
+
+    actor: Actor
+    user_id: UUID | None = None
+
+
+class DeleteUserHandler:
+    """Removes the user, their items, attachments and sessions; their tokens stop working
+    because authentication finds no user."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, cmd: DeleteUser) -> None:
+        if cmd.user_id is not None:
+            require_superuser(cmd.actor)
+        async with self._uow() as uow:
+            user = await load_user_for(uow, cmd.actor, cmd.user_id or cmd.actor.user_id)
+            await uow.users.delete(user)
+            await uow.commit()

@@ -1,0 +1,221 @@
+"""Sessions: refresh rotation and reuse detection, logout, password change and reset."""
+
+import asyncio
+
+import pytest
+
+from application.errors import (
+    InvalidGrant,
+    InvalidResetToken,
+    RateLimited,
+    TokenRevoked,
+    WrongPassword,
+)
+from application.ports import RateLimit
+from application.use_cases.accounts.authenticate import Authenticate
+from application.use_cases.accounts.change_password import ChangePassword, ChangePasswordHandler
+from application.use_cases.accounts.logout import Logout, LogoutHandler
+from application.use_cases.accounts.password_grant import PasswordGrant
+from application.use_cases.accounts.password_recovery import (
+    RecoverySettings,
+    RequestPasswordRecovery,
+    RequestPasswordRecoveryHandler,
+)
+from application.use_cases.accounts.refresh_grant import RefreshGrant, RefreshGrantHandler
+from application.use_cases.accounts.reset_password import ResetPassword, ResetPasswordHandler
+from domain.errors import PasswordPolicyViolation
+
+
+def _refresh(world):
+    return RefreshGrantHandler(world.uow, world.sessions, world.clock)
+
+
+async def _actor(world, access_token):
+    return await world.authenticate()(Authenticate(access_token))
+
+
+async def test_refresh_rotates_the_token_and_keeps_the_session(world):
+    await world.register()
+    first = await world.sign_in()
+    second = await _refresh(world)(RefreshGrant(first.refresh_token))
+    assert second.refresh_token != first.refresh_token
+    assert (await _actor(world, second.access_token)).session_id == (
+        await _actor(world, first.access_token)
+    ).session_id
+
+
+async def test_reusing_a_rotated_token_revokes_the_whole_family(world):
+    await world.register()
+    first = await world.sign_in()
+    second = await _refresh(world)(RefreshGrant(first.refresh_token))
+    with pytest.raises(InvalidGrant):
+        await _refresh(world)(RefreshGrant(first.refresh_token))
+    with pytest.raises(InvalidGrant):
+        await _refresh(world)(RefreshGrant(second.refresh_token))
+
+
+async def test_concurrent_refreshes_with_one_token_never_both_succeed(world):
+    await world.register()
+    first = await world.sign_in()
+    results = await asyncio.gather(
+        *(_refresh(world)(RefreshGrant(first.refresh_token)) for _ in range(2)),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, Exception) for r in results) <= 1
+    winners = [r for r in results if not isinstance(r, Exception)]
+    for winner in winners:  # the reuse revoked the family, so no live successor is left
+        with pytest.raises(InvalidGrant):
+            await _refresh(world)(RefreshGrant(winner.refresh_token))
+
+
+async def test_a_family_ends_at_its_absolute_lifetime_however_often_it_rotates(world):
+    await world.register()
+    tokens = await world.sign_in()
+    for _ in range(3):
+        world.clock.advance(world.refresh_ttl / 4)
+        tokens = await _refresh(world)(RefreshGrant(tokens.refresh_token))
+    world.clock.advance(world.refresh_ttl / 4)
+    with pytest.raises(InvalidGrant):
+        await _refresh(world)(RefreshGrant(tokens.refresh_token))
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "t1"])
+async def test_unknown_refresh_tokens_are_invalid_grants(world, token):
+    with pytest.raises(InvalidGrant):
+        await _refresh(world)(RefreshGrant(token))
+
+
+async def test_an_access_token_is_not_a_refresh_token(world):
+    await world.register()
+    tokens = await world.sign_in()
+    with pytest.raises(InvalidGrant):
+        await _refresh(world)(RefreshGrant(tokens.access_token))
+
+
+async def test_logout_stops_the_access_token_and_its_refresh_family_at_once(world):
+    await world.register()
+    tokens = await world.sign_in()
+    actor = await _actor(world, tokens.access_token)
+    await LogoutHandler(world.uow, world.denylist, world.clock)(Logout(actor))
+    with pytest.raises(TokenRevoked):
+        await _actor(world, tokens.access_token)
+    with pytest.raises(InvalidGrant):
+        await _refresh(world)(RefreshGrant(tokens.refresh_token))
+
+
+async def test_logout_leaves_the_users_other_sessions_alone(world):
+    await world.register()
+    mine, other = await world.sign_in(), await world.sign_in()
+    actor = await _actor(world, mine.access_token)
+    await LogoutHandler(world.uow, world.denylist, world.clock)(Logout(actor))
+    assert (await _actor(world, other.access_token)).user_id == actor.user_id
+    await _refresh(world)(RefreshGrant(other.refresh_token))
+
+
+async def test_password_change_ends_every_other_session_and_keeps_the_callers(world):
+    await world.register()
+    mine, other = await world.sign_in(), await world.sign_in()
+    world.clock.advance(1)
+    actor = await _actor(world, mine.access_token)
+    await ChangePasswordHandler(world.uow, world.hasher, world.revoker)(
+        ChangePassword(actor, "correct horse", "battery staple")
+    )
+    assert (await _actor(world, mine.access_token)).user_id == actor.user_id
+    await _refresh(world)(RefreshGrant(mine.refresh_token))
+    with pytest.raises(TokenRevoked):
+        await _actor(world, other.access_token)
+    with pytest.raises(InvalidGrant):
+        await _refresh(world)(RefreshGrant(other.refresh_token))
+    await world.sign_in(password="battery staple")
+
+
+async def test_password_change_needs_the_current_password(world):
+    await world.register()
+    actor = await _actor(world, (await world.sign_in()).access_token)
+    with pytest.raises(WrongPassword):
+        await ChangePasswordHandler(world.uow, world.hasher, world.revoker)(
+            ChangePassword(actor, "not it at all", "battery staple")
+        )
+
+
+def _recovery(world, amount=5):
+    settings = RecoverySettings(600, "https://app/reset", RateLimit("recovery", amount, 3600))
+    return RequestPasswordRecoveryHandler(world.uow, world.clock, world.limiter, settings)
+
+
+async def _reset_token(world):
+    requested = await _recovery(world)(RequestPasswordRecovery("ADA@example.com", "1.2.3.4"))
+    (mail,) = requested.outbox
+    return mail.body.split("Reset token: ")[1].split("\n")[0]
+
+
+async def test_recovery_answers_alike_for_unknown_addresses_and_mails_only_real_ones(world):
+    await world.register()
+    unknown = await _recovery(world)(RequestPasswordRecovery("who@example.com"))
+    garbage = await _recovery(world)(RequestPasswordRecovery("not-an-email"))
+    assert unknown.outbox == garbage.outbox == []
+    assert await _reset_token(world)
+
+
+async def test_reset_sets_the_password_once_and_ends_every_session(world):
+    await world.register()
+    tokens = await world.sign_in()
+    world.clock.advance(1)
+    reset = ResetPasswordHandler(world.uow, world.hasher, world.revoker, world.clock)
+    secret = await _reset_token(world)
+    await reset(ResetPassword(secret, "brand new pass"))
+    with pytest.raises(TokenRevoked):
+        await _actor(world, tokens.access_token)
+    with pytest.raises(InvalidGrant):
+        await _refresh(world)(RefreshGrant(tokens.refresh_token))
+    with pytest.raises(InvalidResetToken):
+        await reset(ResetPassword(secret, "another new one"))
+    fresh = await world.sign_in(password="brand new pass")
+    assert await _actor(world, fresh.access_token)
+
+
+async def test_an_expired_reset_token_is_refused_and_changes_nothing(world):
+    await world.register()
+    secret = await _reset_token(world)
+    world.clock.advance(601)
+    with pytest.raises(InvalidResetToken):
+        await ResetPasswordHandler(world.uow, world.hasher, world.revoker, world.clock)(
+            ResetPassword(secret, "brand new pass")
+        )
+    await world.sign_in()
+
+
+async def test_reset_refuses_a_password_that_breaks_the_policy_before_using_the_token(world):
+    await world.register()
+    secret = await _reset_token(world)
+    reset = ResetPasswordHandler(world.uow, world.hasher, world.revoker, world.clock)
+    with pytest.raises(PasswordPolicyViolation):
+        await reset(ResetPassword(secret, "short"))
+    await reset(ResetPassword(secret, "long enough now"))
+
+
+async def test_recovery_is_rate_limited_per_address(world):
+    handler = _recovery(world, amount=2)
+    for _ in range(2):
+        await handler(RequestPasswordRecovery("x@example.com", "1.2.3.4"))
+    with pytest.raises(RateLimited) as limited:
+        await handler(RequestPasswordRecovery("x@example.com", "1.2.3.4"))
+    assert limited.value.retry_after > 0
+    await handler(RequestPasswordRecovery("x@example.com", "5.6.7.8"))
+
+
+async def test_sign_in_is_rate_limited_per_account_across_addresses(world):
+    await world.register()
+    grant = world.grant()
+    for n in range(world.limits.per_account.amount):
+        with pytest.raises(InvalidGrant):
+            await grant(PasswordGrant("ada@example.com", "wrong guess", f"10.0.0.{n}"))
+    with pytest.raises(RateLimited):
+        await grant(PasswordGrant("ADA@example.com", "correct horse", "10.9.9.9"))
+
+
+async def test_sign_in_rehashes_a_password_made_at_a_lower_cost(world):
+    actor = await world.register()
+    world.hasher.rounds = 2
+    await world.sign_in()
+    assert world.store.users[actor.user_id].hashed_password.startswith("fake$2$")
