@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     mail_from: str = "Portico <no-reply@portico.invalid>"
     password_reset_ttl_seconds: int = Field(1800, ge=60, le=86_400)
-    password_reset_url: str = "http://127.0.0.1:8000/reset-password"
+    password_reset_url: str = "http://127.0.0.1:8000/reset-password"  # noqa: S105
     login_limit_per_address: int = Field(20, ge=1)
     login_limit_per_account: int = Field(5, ge=1)
     login_limit_window_seconds: int = Field(60, ge=1)

@@ -64,7 +64,9 @@ class World:
         return AuthenticateHandler(self.uow, self.tokens, self.denylist, self.clock)
 
     async def sign_in(
-        self, email: str = "ada@example.com", password: str = "correct horse"
+        self,
+        email: str = "ada@example.com",
+        password: str = "correct horse",  # noqa: S107
     ) -> TokensIssued:
         return await self.grant()(PasswordGrant(email, password, "10.0.0.1"))
 

@@ -36,6 +36,7 @@ async def test_deleting_oneself_removes_ones_items_too(world):
 
 async def test_only_superusers_list_users(world):
     ada = await world.register("ada@x.io")
+    world.clock.advance(1)
     root = await world.register("root@x.io", superuser=True)
     with pytest.raises(PermissionDenied):
         await ListUsersHandler(world.uow)(ListUsers(ada))
