@@ -10,19 +10,21 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
-from adapters.sqlalchemy.health import SqlAlchemyHealthCheck
-from adapters.sqlalchemy.migrate import upgrade
 from dependency_injector import containers, providers
 
 from adapters.bcrypt.hasher import BcryptPasswordHasher
 from adapters.jwt.token_service import PyJwtTokenService
 from adapters.limits.rate_limiter import LimitsRateLimiter
+from adapters.memory.cache import InMemoryItemCache
 from adapters.memory.clock import SystemClock
 from adapters.memory.events import InProcessEventBus
 from adapters.memory.sessions import InMemoryTokenDenylist
 from adapters.smtp.senders import LoggingEmailSender, SmtpEmailSender
 from adapters.sqlalchemy.engine import create_engine, session_factory
+from adapters.sqlalchemy.health import SqlAlchemyHealthCheck
+from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from application.cache import CachedItemReader, CacheUpdater, FanOutPublisher
 from application.cursors import CursorCodec
 from application.ports import RateLimit
 from application.use_cases.accounts.authenticate import AuthenticateHandler
@@ -83,6 +85,12 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     event_bus = providers.Singleton(InProcessEventBus)
+    item_cache = providers.Singleton(
+        InMemoryItemCache, clock, ttl_seconds=settings.provided.cache_ttl_seconds
+    )
+    publisher = providers.Singleton(
+        FanOutPublisher, providers.Singleton(CacheUpdater, item_cache), event_bus
+    )
 
     engine = providers.Singleton(
         create_engine,
@@ -91,7 +99,7 @@ class Container(containers.DeclarativeContainer):
         max_overflow=settings.provided.db_max_overflow,
     )
     sessions = providers.Singleton(session_factory, engine)
-    uow = providers.Factory(SqlAlchemyUnitOfWork, sessions, publisher=event_bus)
+    uow = providers.Factory(SqlAlchemyUnitOfWork, sessions, publisher=publisher)
     database_check = providers.Singleton(SqlAlchemyHealthCheck, engine)
 
     bcrypt_pool = providers.Singleton(
@@ -160,7 +168,9 @@ class Container(containers.DeclarativeContainer):
     administer_user = providers.Singleton(AdministerUserHandler, uow.provider, revoker)
 
     create_item = providers.Singleton(CreateItemHandler, uow.provider, clock)
-    get_item = providers.Singleton(GetItemHandler, uow.provider)
+    get_item = providers.Singleton(
+        GetItemHandler, uow.provider, providers.Singleton(CachedItemReader, item_cache)
+    )
     list_items = providers.Singleton(ListItemsHandler, uow.provider)
     list_items_by_cursor = providers.Singleton(ListItemsByCursorHandler, uow.provider, cursors)
     update_item = providers.Singleton(UpdateItemHandler, uow.provider, clock)

@@ -1,11 +1,12 @@
-"""Read one item."""
+"""Read one item, through the item cache."""
 
 from dataclasses import dataclass
 from uuid import UUID
 
+from application.cache import CachedItemReader
 from application.dto import Actor, ItemView, item_view
+from application.errors import ItemNotFound
 from application.ports.types import UnitOfWorkFactory
-from application.use_cases.items.access import load_item_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,11 +18,24 @@ class GetItem:
 
 
 class GetItemHandler:
-    """Returns the item if the caller owns it or is a superuser; else ItemNotFound."""
+    """Returns the item if the caller owns it or is a superuser; else ItemNotFound.
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    A cached copy is checked against the caller exactly as a stored one is; a miss reads the
+    database and fills the cache.
+    """
+
+    def __init__(self, uow: UnitOfWorkFactory, cache: CachedItemReader) -> None:
+        self._uow, self._cache = uow, cache
 
     async def __call__(self, cmd: GetItem) -> ItemView:
-        async with self._uow() as uow:
-            return item_view(await load_item_for(uow, cmd.actor, cmd.item_id))
+        view = await self._cache.get(cmd.item_id)
+        if view is None:
+            async with self._uow() as uow:
+                item = await uow.items.get(cmd.item_id)
+            if item is None:
+                raise ItemNotFound("item not found")
+            view = item_view(item)
+            await self._cache.fill(view)
+        if not cmd.actor.may_access(view.owner_id):
+            raise ItemNotFound("item not found")
+        return view

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 import pytest
 
 from adapters.limits.rate_limiter import LimitsRateLimiter
+from adapters.memory.cache import InMemoryItemCache
 from adapters.memory.clock import FrozenClock
 from adapters.memory.events import RecordingPublisher
 from adapters.memory.sessions import InMemoryTokenDenylist
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
+from application.cache import CachedItemReader, CacheUpdater, FanOutPublisher
 from application.cursors import CursorCodec
 from application.dto import Actor
 from application.ports import RateLimit
@@ -38,6 +40,8 @@ class World:
     tokens: FakeTokenService = field(default_factory=FakeTokenService)
     cursors: CursorCodec = field(default_factory=lambda: CursorCodec(b"k" * 32))
     denylist: InMemoryTokenDenylist = field(init=False)
+    cache: InMemoryItemCache = field(init=False)
+    reader: CachedItemReader = field(init=False)
     limiter: LimitsRateLimiter = field(default_factory=lambda: LimitsRateLimiter("memory://"))
     limits: PasswordGrantLimits = field(
         default_factory=lambda: PasswordGrantLimits(
@@ -48,6 +52,8 @@ class World:
 
     def __post_init__(self) -> None:
         self.denylist = InMemoryTokenDenylist(self.clock)
+        self.cache = InMemoryItemCache(self.clock, ttl_seconds=60)
+        self.reader = CachedItemReader(self.cache)
 
     @property
     def sessions(self) -> SessionIssuer:
@@ -71,7 +77,9 @@ class World:
         return await self.grant()(PasswordGrant(email, password, "10.0.0.1"))
 
     def uow(self) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork(self.store, self.publisher)
+        return InMemoryUnitOfWork(
+            self.store, FanOutPublisher(CacheUpdater(self.cache), self.publisher)
+        )
 
     async def register(self, email: str = "ada@example.com", *, superuser: bool = False) -> Actor:
         view = await RegisterUserHandler(self.uow, self.hasher, self.clock)(

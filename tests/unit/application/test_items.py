@@ -39,16 +39,16 @@ async def test_another_users_item_is_not_found_exactly_like_a_missing_one(world)
     ada, bob = await world.register("ada@x.io"), await world.register("bob@x.io")
     item = await _create(world, ada)
     with pytest.raises(ItemNotFound) as other:
-        await GetItemHandler(world.uow)(GetItem(bob, item.id))
+        await GetItemHandler(world.uow, world.reader)(GetItem(bob, item.id))
     with pytest.raises(ItemNotFound) as missing:
-        await GetItemHandler(world.uow)(GetItem(bob, bob.user_id))
+        await GetItemHandler(world.uow, world.reader)(GetItem(bob, bob.user_id))
     assert str(other.value) == str(missing.value)
 
 
 async def test_a_superuser_reads_changes_and_deletes_anyones_item(world):
     ada, root = await world.register("ada@x.io"), await world.register("r@x.io", superuser=True)
     item = await _create(world, ada)
-    assert (await GetItemHandler(world.uow)(GetItem(root, item.id))).id == item.id
+    assert (await GetItemHandler(world.uow, world.reader)(GetItem(root, item.id))).id == item.id
     changed = await UpdateItemHandler(world.uow, world.clock)(
         UpdateItem(root, item.id, title="by root")
     )
@@ -140,3 +140,33 @@ async def test_a_tampered_or_foreign_cursor_is_refused(world):
     for bad, actor in [(cursor, bob), (tampered, ada), ("!!!", ada), ("", ada)]:
         with pytest.raises(InvalidCursor):
             await handler(ListItemsByCursor(actor, bad, limit=1))
+
+
+async def test_a_read_right_after_a_write_sees_the_new_version_through_the_cache(world):
+    ada = await world.register()
+    item = await _create(world, ada)
+    get = GetItemHandler(world.uow, world.reader)
+    assert (await get(GetItem(ada, item.id))).version == 1
+    await UpdateItemHandler(world.uow, world.clock)(UpdateItem(ada, item.id, title="v2"))
+    assert (await get(GetItem(ada, item.id))).title == "v2"
+    await DeleteItemHandler(world.uow, world.clock)(DeleteItem(ada, item.id))
+    with pytest.raises(ItemNotFound):
+        await get(GetItem(ada, item.id))
+
+
+async def test_a_cached_item_is_still_refused_to_other_users(world):
+    ada, bob = await world.register("ada@x.io"), await world.register("bob@x.io")
+    item = await _create(world, ada)
+    get = GetItemHandler(world.uow, world.reader)
+    await get(GetItem(ada, item.id))
+    assert world.cache.hits + world.cache.misses > 0
+    with pytest.raises(ItemNotFound):
+        await get(GetItem(bob, item.id))
+
+
+async def test_an_older_copy_never_replaces_a_newer_one_in_the_cache(world):
+    ada = await world.register()
+    item = await _create(world, ada)
+    updated = await UpdateItemHandler(world.uow, world.clock)(UpdateItem(ada, item.id, title="n"))
+    await world.cache.put(item)  # a slow reader finishing late with version 1
+    assert (await world.cache.get(item.id)).version == updated.version
