@@ -9,7 +9,7 @@ from application.dto import ItemView
 from application.errors import DependencyUnavailable
 from application.ports.cache import ItemCache
 from application.ports.events import EventPublisher
-from domain.events import ItemDeleted, ItemEvent
+from domain.events import DomainEvent, ItemDeleted, ItemEvent
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,9 @@ class CacheUpdater:
     def __init__(self, cache: ItemCache) -> None:
         self._cache = cache
 
-    async def publish(self, event: ItemEvent) -> None:
+    async def publish(self, event: DomainEvent) -> None:
+        if not isinstance(event, ItemEvent):
+            return
         if isinstance(event, ItemDeleted):
             await self._cache.forget(event.item.id)
         else:
@@ -37,7 +39,7 @@ class FanOutPublisher:
     def __init__(self, *publishers: EventPublisher) -> None:
         self._publishers = publishers
 
-    async def publish(self, event: ItemEvent) -> None:
+    async def publish(self, event: DomainEvent) -> None:
         for publisher in self._publishers:
             try:
                 await publisher.publish(event)

@@ -53,3 +53,32 @@ _NAMES: dict[type[ItemEvent], str] = {
     ItemUpdated: "item.updated",
     ItemDeleted: "item.deleted",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRevoked:
+    """A user's access stopped: one token (`token_id`), or every token but `keep_token_id`.
+
+    Live connections holding a revoked token are closed when they hear of it.
+    """
+
+    user_id: UUID
+    occurred_at: datetime
+    token_id: str | None = None
+    keep_token_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The event's wire name."""
+        return "access.revoked"
+
+    def revokes(self, user_id: UUID, token_id: str) -> bool:
+        """Whether a connection of `user_id` holding `token_id` must close."""
+        if user_id != self.user_id:
+            return False
+        if self.token_id is not None:
+            return token_id == self.token_id
+        return token_id != self.keep_token_id
+
+
+DomainEvent = ItemEvent | AccessRevoked

@@ -8,6 +8,7 @@ per request that could be built once.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from dependency_injector import containers, providers
@@ -19,6 +20,10 @@ from adapters.memory.cache import InMemoryItemCache
 from adapters.memory.clock import SystemClock
 from adapters.memory.events import InProcessEventBus
 from adapters.memory.sessions import InMemoryTokenDenylist
+from adapters.redis.cache import RedisItemCache
+from adapters.redis.client import RedisHealthCheck, create_client
+from adapters.redis.denylist import RedisTokenDenylist
+from adapters.redis.events import RedisEventBus
 from adapters.smtp.senders import LoggingEmailSender, SmtpEmailSender
 from adapters.sqlalchemy.engine import create_engine, session_factory
 from adapters.sqlalchemy.health import SqlAlchemyHealthCheck
@@ -84,9 +89,26 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(Settings)
 
     clock = providers.Singleton(SystemClock)
-    event_bus = providers.Singleton(InProcessEventBus)
-    item_cache = providers.Singleton(
-        InMemoryItemCache, clock, ttl_seconds=settings.provided.cache_ttl_seconds
+
+    # Shared state: in this process when REDIS_URL is unset, in Redis when it is set.
+    shared_state = providers.Callable(
+        lambda url: "redis" if url else "memory", settings.provided.redis_url
+    )
+    redis = providers.Singleton(create_client, settings.provided.redis_url)
+    redis_check = providers.Singleton(RedisHealthCheck, redis)
+    event_bus = providers.Selector(
+        shared_state,
+        memory=providers.Singleton(InProcessEventBus),
+        redis=providers.Singleton(RedisEventBus, redis),
+    )
+    item_cache = providers.Selector(
+        shared_state,
+        memory=providers.Singleton(
+            InMemoryItemCache, clock, ttl_seconds=settings.provided.cache_ttl_seconds
+        ),
+        redis=providers.Singleton(
+            RedisItemCache, redis, ttl_seconds=settings.provided.cache_ttl_seconds
+        ),
     )
     publisher = providers.Singleton(
         FanOutPublisher, providers.Singleton(CacheUpdater, item_cache), event_bus
@@ -120,8 +142,15 @@ class Container(containers.DeclarativeContainer):
     cursors = providers.Singleton(
         CursorCodec, providers.Callable(_derived_key, settings.provided.secret_key, "cursor")
     )
-    denylist = providers.Singleton(InMemoryTokenDenylist, clock)
-    rate_limiter = providers.Singleton(LimitsRateLimiter, "memory://")
+    denylist = providers.Selector(
+        shared_state,
+        memory=providers.Singleton(InMemoryTokenDenylist, clock),
+        redis=providers.Singleton(RedisTokenDenylist, redis, clock),
+    )
+    rate_limiter = providers.Singleton(
+        LimitsRateLimiter,
+        providers.Callable(lambda url: url or "memory://", settings.provided.redis_url),
+    )
     email_sender = providers.Selector(
         providers.Callable(lambda url: "smtp" if url else "log", settings.provided.smtp_url),
         log=providers.Singleton(LoggingEmailSender),
@@ -177,10 +206,28 @@ class Container(containers.DeclarativeContainer):
     delete_item = providers.Singleton(DeleteItemHandler, uow.provider, clock)
 
 
+async def open_resources(container: Container) -> None:
+    """Start what runs in the background: the event bus listener."""
+    await container.event_bus().start()
+
+
 async def close_resources(container: Container) -> None:
-    """Release what the container opened: connection pools and thread pools."""
+    """Release what the container opened: listeners, connection pools and thread pools."""
+    await container.event_bus().stop()
+    if container.settings().redis_url:
+        await container.redis().aclose()
     await container.engine().dispose()
     container.bcrypt_pool().shutdown(wait=False, cancel_futures=True)
+
+
+def readiness_checks(container: Container) -> dict[str, Callable[[], Awaitable[None]]]:
+    """The dependency checks behind /health/ready, by name."""
+    checks: dict[str, Callable[[], Awaitable[None]]] = {
+        "database": container.database_check().check
+    }
+    if container.settings().redis_url:
+        checks["redis"] = container.redis_check().check
+    return checks
 
 
 def migrate_database(container: Container) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Callable
 
-from domain.events import ItemEvent
+from application.ports.events import Subscriber
+from domain.events import DomainEvent
 
-Subscriber = Callable[[ItemEvent], Awaitable[None]]
+log = logging.getLogger(__name__)
 
 
 class InProcessEventBus:
@@ -20,16 +22,25 @@ class InProcessEventBus:
         self._subscribers.append(subscriber)
         return lambda: self._subscribers.remove(subscriber)
 
-    async def publish(self, event: ItemEvent) -> None:
+    async def start(self) -> None:
+        """Nothing to connect to in one process."""
+
+    async def stop(self) -> None:
+        """Nothing to disconnect from in one process."""
+
+    async def publish(self, event: DomainEvent) -> None:
         for subscriber in list(self._subscribers):
-            await subscriber(event)
+            try:
+                await subscriber(event)
+            except Exception:  # one broken subscriber must not starve the others
+                log.exception("event subscriber failed on %s", event.name)
 
 
 class RecordingPublisher:
     """Keeps every published event, for tests to inspect."""
 
     def __init__(self) -> None:
-        self.events: list[ItemEvent] = []
+        self.events: list[DomainEvent] = []
 
-    async def publish(self, event: ItemEvent) -> None:
+    async def publish(self, event: DomainEvent) -> None:
         self.events.append(event)

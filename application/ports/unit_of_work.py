@@ -10,7 +10,7 @@ from typing import Self
 from application.ports.events import EventPublisher
 from application.ports.repositories import ItemRepository, UserRepository
 from application.ports.sessions import PasswordResetTokenRepository, RefreshTokenRepository
-from domain.events import ItemEvent
+from domain.events import DomainEvent
 from domain.items import Item
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,10 @@ class UnitOfWork(ABC):
     def __init__(self, publisher: EventPublisher) -> None:
         self._publisher = publisher
         self._seen: list[Item] = []
+        self._emitted: list[DomainEvent] = []
 
     async def __aenter__(self) -> Self:
-        self._seen = []
+        self._seen, self._emitted = [], []
         await self._begin()
         return self
 
@@ -53,23 +54,29 @@ class UnitOfWork(ABC):
         self._seen.append(item)
         return item
 
+    def emit(self, event: DomainEvent) -> None:
+        """Queue an event that belongs to no tracked item, for release after commit."""
+        self._emitted.append(event)
+
     async def commit(self) -> None:
         """Make the changes durable, then hand every recorded event to the publisher.
 
         Raises DependencyUnavailable when the store is unreachable, Conflict on a constraint.
         """
         await self._commit()
-        events = [event for item in self._seen for event in item.events]
+        events: list[DomainEvent] = [event for item in self._seen for event in item.events]
+        events += self._emitted
+        self._emitted = []
         for item in self._seen:
             item.events.clear()
         for event in events:
             await self._release(event)
 
-    async def _release(self, event: ItemEvent) -> None:
+    async def _release(self, event: DomainEvent) -> None:
         try:
             await self._publisher.publish(event)
         except Exception:  # the change is committed; a lost notification must not undo it
-            log.exception("could not publish %s for item %s", event.name, event.item.id)
+            log.exception("could not publish %s", event.name)
 
     @abstractmethod
     async def _begin(self) -> None: ...

@@ -6,6 +6,7 @@ from application.dto import Actor
 from application.ports import Clock, TokenDenylist
 from application.ports.types import UnitOfWorkFactory
 from application.secrets import token_hash
+from domain.events import AccessRevoked
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,4 +36,5 @@ class LogoutHandler:
                     families.add(link.family_id)
             for family in families:
                 await uow.refresh_tokens.revoke_family(family, now)
+            uow.emit(AccessRevoked(actor.user_id, now, token_id=actor.token_id))
             await uow.commit()

@@ -5,6 +5,7 @@ from uuid import UUID
 from application.dto import Actor
 from application.ports import Clock, TokenDenylist
 from application.ports.unit_of_work import UnitOfWork
+from domain.events import AccessRevoked
 
 
 class SessionRevoker:
@@ -27,3 +28,4 @@ class SessionRevoker:
         )
         keep_family = None if keep is None else keep.session_id
         await uow.refresh_tokens.revoke_for_user(user_id, now, keep_family=keep_family)
+        uow.emit(AccessRevoked(user_id, now, keep_token_id=keep_token))

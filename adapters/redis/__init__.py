@@ -1,0 +1,1 @@
+"""Redis adapters (redis.asyncio): denylist, item cache and event bus shared by every process."""
