@@ -6,26 +6,37 @@ every process sharing one Redis.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
+from redis.exceptions import RedisError
 
-from application.errors import DependencyUnavailable
 from application.ports.rate_limits import RateLimit
+
+log = logging.getLogger(__name__)
+_STORAGE_FAILURES = (StorageError, RedisError, ConnectionError, OSError)
 
 
 class LimitsRateLimiter:
-    """Moving-window limits; `limits` items are made once per RateLimit and reused."""
+    """Moving-window limits; `limits` items are made once per RateLimit and reused.
+
+    Should the shared storage fail, counting goes on in this process's memory until it is
+    back: limits then hold per process rather than not at all, and sign-in keeps working.
+    """
 
     def __init__(self, storage_uri: str) -> None:
         if not storage_uri.startswith("async+"):
             storage_uri = f"async+{storage_uri}"  # the asyncio flavour of the same storage
-        self._storage = storage_from_string(storage_uri)
-        self._strategy = MovingWindowRateLimiter(self._storage)
+        options = {"implementation": "redispy"} if "redis" in storage_uri else {}
+        storage = storage_from_string(storage_uri, **options)
+        self._shared = MovingWindowRateLimiter(storage)
+        self._local = MovingWindowRateLimiter(MemoryStorage())
         self._items: dict[RateLimit, RateLimitItem] = {}
 
     def _item(self, limit: RateLimit) -> RateLimitItem:
@@ -38,15 +49,22 @@ class LimitsRateLimiter:
     async def hit(self, limit: RateLimit, key: str) -> int | None:
         item = self._item(limit)
         try:
-            if await self._strategy.hit(item, key):
-                return None
-            stats = await self._strategy.get_window_stats(item, key)
-        except (StorageError, ConnectionError, OSError) as exc:
-            raise DependencyUnavailable("rate-limit storage is unavailable") from exc
+            return await self._hit(self._shared, item, key)
+        except _STORAGE_FAILURES:
+            log.warning("rate-limit storage unavailable; counting in this process")
+            return await self._hit(self._local, item, key)
+
+    @staticmethod
+    async def _hit(strategy: MovingWindowRateLimiter, item: RateLimitItem, key: str) -> int | None:
+        if await strategy.hit(item, key):
+            return None
+        stats = await strategy.get_window_stats(item, key)
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def reset(self, limit: RateLimit, key: str) -> None:
+        item = self._item(limit)
+        await self._local.clear(item, key)
         try:
-            await self._strategy.clear(self._item(limit), key)
-        except (StorageError, ConnectionError, OSError) as exc:
-            raise DependencyUnavailable("rate-limit storage is unavailable") from exc
+            await self._shared.clear(item, key)
+        except _STORAGE_FAILURES:
+            log.warning("rate-limit storage unavailable; could not reset %s", limit.namespace)

@@ -1,0 +1,195 @@
+"""Shared-state ports behave alike in memory and in Redis: denylist, item cache, rate limits,
+event bus. Each test runs against both adapters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+from redis.asyncio import Redis
+
+from adapters.limits.rate_limiter import LimitsRateLimiter
+from adapters.memory.cache import InMemoryItemCache
+from adapters.memory.clock import FrozenClock, SystemClock
+from adapters.memory.events import InProcessEventBus
+from adapters.memory.sessions import InMemoryTokenDenylist
+from adapters.redis.cache import RedisItemCache
+from adapters.redis.client import create_client
+from adapters.redis.denylist import RedisTokenDenylist
+from adapters.redis.events import RedisEventBus
+from application.dto import ItemView
+from application.ports import AccessClaims, RateLimit
+from domain.events import AccessRevoked, ItemCreated
+
+BACKENDS = ["memory", "redis"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+async def redis_client(backend, request) -> AsyncIterator[Redis | None]:
+    """An emptied Redis for the redis backend; None for memory."""
+    if backend != "redis":
+        yield None
+        return
+    client = create_client(request.getfixturevalue("redis_url"))
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def clock() -> SystemClock:
+    return SystemClock()
+
+
+@pytest.fixture
+def denylist(redis_client, clock):
+    if redis_client is None:
+        return InMemoryTokenDenylist(clock)
+    return RedisTokenDenylist(redis_client, clock)
+
+
+def _claims(clock, user_id=None, token_id=None, issued_offset=0.0) -> AccessClaims:
+    now = clock.now()
+    return AccessClaims(
+        user_id or uuid4(),
+        token_id or uuid4().hex,
+        now + timedelta(seconds=issued_offset),
+        now + timedelta(seconds=600),
+    )
+
+
+async def test_a_revoked_token_is_revoked_and_others_are_not(denylist, clock):
+    revoked, other = _claims(clock), _claims(clock)
+    await denylist.revoke_token(revoked.token_id, revoked.expires_at)
+    assert await denylist.is_revoked(revoked)
+    assert not await denylist.is_revoked(other)
+
+
+async def test_revoking_a_user_spares_the_kept_token_and_later_ones(denylist, clock):
+    user = uuid4()
+    old, kept = _claims(clock, user, issued_offset=-5), _claims(clock, user, issued_offset=-5)
+    await denylist.revoke_user(user, clock.now(), keep_token_id=kept.token_id, ttl_seconds=600)
+    later = _claims(clock, user, issued_offset=0.001)
+    stranger = _claims(clock, issued_offset=-5)
+    assert await denylist.is_revoked(old)
+    assert not await denylist.is_revoked(kept)
+    assert not await denylist.is_revoked(later)
+    assert not await denylist.is_revoked(stranger)
+
+
+@pytest.fixture
+def cache(redis_client):
+    if redis_client is None:
+        return InMemoryItemCache(SystemClock(), ttl_seconds=60)
+    return RedisItemCache(redis_client, ttl_seconds=60)
+
+
+def _view(**changes) -> ItemView:
+    now = SystemClock().now()
+    base = ItemView(uuid4(), uuid4(), "title ✓", None, 1, now, now)
+    return replace(base, **changes)
+
+
+async def test_cache_round_trips_an_item_exactly(cache):
+    view = _view(description="multi\nline «text»")
+    await cache.put(view)
+    assert await cache.get(view.id) == view
+    assert await cache.get(uuid4()) is None
+
+
+async def test_cache_keeps_the_newest_version_whatever_the_order_of_writes(cache):
+    v1 = _view()
+    v2 = replace(v1, title="second", version=2)
+    await cache.put(v2)
+    await cache.put(v1)
+    assert (await cache.get(v1.id)).version == 2
+
+
+async def test_a_forgotten_item_stays_forgotten(cache):
+    view = _view()
+    await cache.put(view)
+    await cache.forget(view.id)
+    await cache.put(replace(view, version=2))
+    assert await cache.get(view.id) is None
+
+
+async def test_cache_counts_hits_and_misses(cache):
+    view = _view()
+    await cache.get(view.id)
+    await cache.put(view)
+    await cache.get(view.id)
+    assert (cache.hits, cache.misses) == (1, 1)
+
+
+@pytest.fixture
+def limiter(redis_client, request):
+    if redis_client is None:
+        return LimitsRateLimiter("memory://")
+    return LimitsRateLimiter(request.getfixturevalue("redis_url"))
+
+
+async def test_rate_limit_allows_the_amount_then_says_how_long_to_wait(limiter):
+    limit = RateLimit(f"t{uuid4().hex}", 3, 60)
+    assert [await limiter.hit(limit, "k") for _ in range(3)] == [None, None, None]
+    wait = await limiter.hit(limit, "k")
+    assert wait is not None
+    assert 1 <= wait <= 60
+    assert await limiter.hit(limit, "other") is None
+    await limiter.reset(limit, "k")
+    assert await limiter.hit(limit, "k") is None
+
+
+@pytest.fixture
+async def bus(redis_client):
+    if redis_client is None:
+        yield InProcessEventBus()
+        return
+    bus = RedisEventBus(redis_client, channel=f"c{uuid4().hex}")
+    await bus.start()
+    await asyncio.wait_for(bus.connected.wait(), 5)
+    yield bus
+    await bus.stop()
+
+
+async def test_the_bus_delivers_events_to_every_subscriber_in_order(bus):
+    got: list[list] = [[], []]
+    unsubscribe = [bus.subscribe(lambda e, n=n: _append(got[n], e)) for n in range(2)]
+    now = SystemClock().now()
+    events = [ItemCreated(_view(version=n + 1), now) for n in range(3)]
+    events.append(AccessRevoked(uuid4(), now, token_id="jti"))
+    for event in events:
+        await bus.publish(event)
+    await _until(lambda: len(got[0]) == len(got[1]) == 4)
+    assert got[0] == got[1] == events
+    unsubscribe[0]()
+    await bus.publish(events[0])
+    await _until(lambda: len(got[1]) == 5)
+    assert len(got[0]) == 4
+
+
+async def _append(bucket: list, event) -> None:
+    bucket.append(event)
+
+
+async def _until(condition, timeout: float = 5.0) -> None:
+    async def wait() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(wait(), timeout)
+
+
+def test_frozen_clock_only_moves_when_told():
+    clock = FrozenClock()
+    start = clock.now()
+    clock.advance(5)
+    assert clock.now() - start == timedelta(seconds=5)
