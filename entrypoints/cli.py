@@ -14,6 +14,14 @@ from entrypoints.container import Container, close_resources, migrate_database
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    if args.workers > 1 and not Container().settings().redis_url:
+        print(
+            "portico serve: --workers > 1 needs REDIS_URL (without it the denylist, rate limits,"
+            " cache and events live in one process)",
+            file=sys.stderr,
+        )
+        return 2
+
     uvicorn.run(
         "entrypoints.http.asgi:create",
         factory=True,
