@@ -1,0 +1,91 @@
+"""Do sign-ins at production bcrypt cost stall other requests?
+
+Serves Portico (one uvicorn worker, SQLite, BCRYPT_ROUNDS=12) and measures `/health/live`
+latency twice in one run: alone, then while a stream of concurrent password grants keeps the
+bcrypt pool busy. bcrypt runs on a bounded thread pool off the event loop, so the health
+check's latency should barely move (a ratio near 1; a blocking hash would add ~0.2 s each).
+
+    uv run python bench/login_stall.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+
+import httpx
+
+from bench.read_path import free_port, server
+
+LOGINS_IN_FLIGHT = 8
+
+
+async def health_latencies(base: str, count: int) -> list[float]:
+    samples = []
+    async with httpx.AsyncClient(base_url=base) as client:
+        for _ in range(count):
+            start = time.perf_counter()
+            (await client.get("/health/live")).raise_for_status()
+            samples.append(time.perf_counter() - start)
+            await asyncio.sleep(0.01)
+    return samples
+
+
+async def keep_signing_in(base: str, stop: asyncio.Event) -> int:
+    form = {"grant_type": "password", "username": "load@example.com", "password": "a password!"}
+    done = 0
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+
+        async def one() -> None:
+            nonlocal done
+            while not stop.is_set():
+                (await client.post("/api/v1/auth/token", data=form)).raise_for_status()
+                done += 1
+
+        await asyncio.gather(*(one() for _ in range(LOGINS_IN_FLIGHT)))
+    return done
+
+
+def summary(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p99 = ordered[int(len(ordered) * 0.99) - 1]
+    return f"p50 {statistics.median(ordered) * 1000:7.2f} ms   p99 {p99 * 1000:7.2f} ms"
+
+
+async def run(base: str) -> None:
+    async with httpx.AsyncClient(base_url=base) as client:
+        await client.post(
+            "/api/v1/auth/register", json={"email": "load@example.com", "password": "a password!"}
+        )
+    idle = await health_latencies(base, 200)
+    stop = asyncio.Event()
+    logins = asyncio.create_task(keep_signing_in(base, stop))
+    await asyncio.sleep(0.5)
+    started = time.perf_counter()
+    busy = await health_latencies(base, 200)
+    stop.set()
+    count = await logins
+    elapsed = time.perf_counter() - started
+    print(f"health alone          : {summary(idle)}")
+    print(f"health during logins  : {summary(busy)}   ({count / elapsed:.1f} logins/s)")
+    print(f"p50 ratio busy / alone: {statistics.median(busy) / statistics.median(idle):.2f}")
+
+
+def main() -> None:
+    db = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
+    env = {"DATABASE_URL": db, "BCRYPT_ROUNDS": "12", "LOGIN_LIMIT_PER_ADDRESS": "100000",
+           "LOGIN_LIMIT_PER_ACCOUNT": "100000"}
+    import os
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "entrypoints.cli", "migrate"], check=True,
+                   env={**os.environ, **env}, capture_output=True)
+    with server("entrypoints.http.asgi:create", env, free_port(), factory=True) as base:
+        asyncio.run(run(base))
+
+
+if __name__ == "__main__":
+    main()
