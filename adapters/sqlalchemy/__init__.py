@@ -1,0 +1,1 @@
+"""SQLAlchemy adapters: the schema, engines, repositories and unit of work over SQL databases."""

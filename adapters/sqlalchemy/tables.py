@@ -1,0 +1,133 @@
+"""The schema as SQLAlchemy Core tables. Alembic owns the real schema; this mirrors it.
+
+A new table (refresh tokens, attachments, outbox) is one more `Table(..., metadata, ...)` here
+plus a migration under `migrations/versions/`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    Uuid,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware instant: timestamptz on PostgreSQL, UTC text on SQLite.
+
+    Values are stored in UTC and always come back aware (UTC attached when the store has none).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        # SQLite keeps no offset, so every stored value must be in the same zone to compare.
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value  # type: ignore[no-any-return]
+
+
+class StdUuid(TypeDecorator[UUID]):
+    """A UUID that always loads as the standard library's `uuid.UUID`.
+
+    asyncpg hands back its own subclass, which some encoders (orjson) refuse.
+    """
+
+    impl = Uuid
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> UUID | None:
+        if value is None or type(value) is UUID:
+            return value
+        return UUID(bytes=value.bytes)
+
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", StdUuid, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("hashed_password", String(255), nullable=False),
+    Column("full_name", String(255), nullable=True),
+    Column("is_active", Boolean, nullable=False),
+    Column("is_superuser", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    # The email is stored normalised, so the unique constraint is case-insensitive.
+    CheckConstraint("email = lower(email)", name="email_lower_case"),
+    Index(None, "created_at", "id"),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", StdUuid, primary_key=True),
+    Column("owner_id", StdUuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(255), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("version >= 1", name="version_positive"),
+    Index(None, "owner_id", "created_at", "id"),
+    Index(None, "owner_id", "id"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", StdUuid, primary_key=True),
+    Column("user_id", StdUuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("family_id", StdUuid, nullable=False),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Index(None, "family_id"),
+    Index(None, "user_id"),
+)
+
+password_reset_tokens = Table(
+    "password_reset_tokens",
+    metadata,
+    Column("id", StdUuid, primary_key=True),
+    Column("user_id", StdUuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),
+    Index(None, "user_id"),
+)

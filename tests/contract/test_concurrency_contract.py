@@ -1,0 +1,81 @@
+"""Races between units of work end the same way on every adapter: exactly one winner."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+
+from adapters.memory.clock import FrozenClock
+from application.dto import Actor
+from application.errors import EmailAlreadyRegistered, PreconditionFailed
+from application.ports.types import UnitOfWorkFactory
+from application.use_cases.accounts.register_user import RegisterUser, RegisterUserHandler
+from application.use_cases.items.update_item import UpdateItem, UpdateItemHandler
+from domain.users import EmailAddress, Password
+from tests.contract.builders import a_user, an_item, committed
+from tests.fakes import FakePasswordHasher
+
+PASSWORD = "correct horse battery"
+
+
+class RendezvousHasher(FakePasswordHasher):
+    """Holds each hash until the other registration has hashed too (or a short while passed).
+
+    Both registrations have then checked that the email is free before either inserts, so
+    the database constraint, not the check, must decide. (The in-memory store serialises
+    whole transactions, so there the second one simply waits its turn.)
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._arrived = 0
+        self._both = asyncio.Event()
+
+    async def hash(self, password: Password) -> str:
+        self._arrived += 1
+        if self._arrived == 2:
+            self._both.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._both.wait(), timeout=0.3)
+        return await super().hash(password)
+
+
+async def outcomes(*calls: Awaitable[object]) -> list[str]:
+    """Run the calls concurrently; name each outcome ("ok" or the error's class), sorted."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    return sorted("ok" if not isinstance(r, BaseException) else type(r).__name__ for r in results)
+
+
+async def test_two_concurrent_registrations_of_one_email_make_exactly_one_account(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    register = RegisterUserHandler(uow_factory, RendezvousHasher(), FrozenClock())
+    results = await outcomes(
+        register(RegisterUser("race@example.com", PASSWORD)),
+        register(RegisterUser("RACE@Example.com", PASSWORD)),
+    )
+    assert results == sorted(["ok", EmailAlreadyRegistered.__name__])
+    async with uow_factory() as uow:
+        assert await uow.users.count() == 1
+        assert await uow.users.get_by_email(EmailAddress("race@example.com")) is not None
+
+
+async def test_two_concurrent_updates_at_one_version_have_exactly_one_winner(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    owner = a_user()
+    item = an_item(owner, "Original")
+    await committed(uow_factory, owner, item)
+    update = UpdateItemHandler(uow_factory, FrozenClock())
+    actor = Actor(owner.id, is_superuser=False)
+    results = await outcomes(
+        update(UpdateItem(actor, item.id, title="First", expected_version=1)),
+        update(UpdateItem(actor, item.id, title="Second", expected_version=1)),
+    )
+    assert results == sorted(["ok", PreconditionFailed.__name__])
+    async with uow_factory() as uow:
+        stored = await uow.items.get(item.id)
+    assert stored is not None
+    assert stored.version == 2
+    assert stored.title in {"First", "Second"}
