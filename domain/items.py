@@ -8,6 +8,7 @@ from uuid import UUID
 
 from domain.errors import InvalidDescription, InvalidTitle, StaleVersion
 from domain.events import ItemCreated, ItemDeleted, ItemEvent, ItemSnapshot, ItemUpdated
+from domain.text import storable
 
 MAX_TITLE_CHARS = 255
 MAX_DESCRIPTION_CHARS = 10_000
@@ -15,15 +16,19 @@ MAX_DESCRIPTION_CHARS = 10_000
 
 def check_title(title: str) -> str:
     """Return the title if it is 1..255 characters and not blank, else raise InvalidTitle."""
-    if not title.strip() or len(title) > MAX_TITLE_CHARS:
-        raise InvalidTitle(f"title must be 1 to {MAX_TITLE_CHARS} characters and not blank")
+    if not title.strip() or len(title) > MAX_TITLE_CHARS or not storable(title):
+        raise InvalidTitle(f"title must be 1 to {MAX_TITLE_CHARS} characters, not blank, no NUL")
     return title
 
 
 def check_description(description: str | None) -> str | None:
     """Return the description if it is at most 10,000 characters, else raise."""
-    if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
-        raise InvalidDescription(f"description must be at most {MAX_DESCRIPTION_CHARS} characters")
+    if description is not None and (
+        len(description) > MAX_DESCRIPTION_CHARS or not storable(description)
+    ):
+        raise InvalidDescription(
+            f"description must be at most {MAX_DESCRIPTION_CHARS} characters, with no NUL"
+        )
     return description
 
 

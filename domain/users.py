@@ -8,6 +8,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.errors import InvalidEmail, InvalidFullName, PasswordPolicyViolation
+from domain.text import storable
 
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -55,6 +56,8 @@ class Password:
             raise PasswordPolicyViolation(
                 f"password must be at least {MIN_PASSWORD_CHARS} characters"
             )
+        if not storable(self.value):
+            raise PasswordPolicyViolation("password must be text without NUL characters")
         if len(self.value.encode("utf-8")) > MAX_PASSWORD_BYTES:
             raise PasswordPolicyViolation(
                 f"password must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8"
@@ -63,7 +66,7 @@ class Password:
 
 def check_full_name(full_name: str | None) -> str | None:
     """Return the full name if it fits the rule, else raise InvalidFullName."""
-    if full_name is not None and len(full_name) > MAX_FULL_NAME_CHARS:
+    if full_name is not None and (len(full_name) > MAX_FULL_NAME_CHARS or not storable(full_name)):
         raise InvalidFullName(f"full name must be at most {MAX_FULL_NAME_CHARS} characters")
     return full_name
 

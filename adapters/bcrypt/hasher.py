@@ -34,7 +34,7 @@ class BcryptPasswordHasher:
         return hashed.decode("ascii")
 
     async def verify(self, password: str, hashed: str) -> bool:
-        secret = password.encode("utf-8")
+        secret = password.encode("utf-8", "surrogatepass")
         if len(secret) > MAX_PASSWORD_BYTES:
             return False
         try:
@@ -46,7 +46,7 @@ class BcryptPasswordHasher:
         if self._dummy is None:
             salt = bcrypt.gensalt(self._rounds)
             self._dummy = await self._run(bcrypt.hashpw, b"portico-dummy-password", salt)
-        secret = password.encode("utf-8")[:MAX_PASSWORD_BYTES]
+        secret = password.encode("utf-8", "surrogatepass")[:MAX_PASSWORD_BYTES]
         await self._run(bcrypt.checkpw, secret, self._dummy)
 
     def needs_rehash(self, hashed: str) -> bool:

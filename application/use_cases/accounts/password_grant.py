@@ -68,7 +68,7 @@ class PasswordGrantHandler:
             user = await uow.users.get_by_email(EmailAddress(cmd.username))
         except DomainError:
             user = None  # not an email address at all: an unknown account
-        if user is None or len(cmd.password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+        if user is None or len(cmd.password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES:
             await self._hasher.dummy_verify(cmd.password)
             raise InvalidGrant(BAD_CREDENTIALS)
         if not await self._hasher.verify(cmd.password, user.hashed_password) or not user.is_active:

@@ -40,7 +40,10 @@ def test_over_long_descriptions_are_refused(now):
         _item(now, description="d" * 10_001)
 
 
-@given(st.text(min_size=1, max_size=255).filter(str.strip), st.text(max_size=300) | st.none())
+@given(
+    st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=255).filter(str.strip),
+    st.text(st.characters(exclude_characters="\x00"), max_size=300) | st.none(),
+)
 def test_every_real_change_bumps_the_version_by_one(title, description):
     from datetime import UTC, datetime
 
@@ -79,3 +82,11 @@ def test_delete_records_item_deleted_with_the_last_state(now):
     item.delete(now=now)
     assert isinstance(item.events[-1], ItemDeleted)
     assert item.events[-1].item.id == item.id
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800"])
+def test_text_no_database_can_store_is_refused(now, text):
+    with pytest.raises(InvalidTitle):
+        _item(now, title=text)
+    with pytest.raises(InvalidDescription):
+        _item(now, description=text)

@@ -107,3 +107,9 @@ def test_over_long_full_name_is_refused(now):
 def test_users_are_equal_by_identity_only(now):
     one, two = _user(now), _user(now)
     assert one != two and one == one
+
+
+@pytest.mark.parametrize("text", ["abcdefgh\x00", "abcdefgh\ud800"])
+def test_passwords_no_store_can_keep_are_refused_not_a_crash(text):
+    with pytest.raises(PasswordPolicyViolation):
+        Password(text)
