@@ -1,0 +1,1 @@
+"""The FastAPI inbound adapter: HTTP requests in, commands to handlers, responses out."""

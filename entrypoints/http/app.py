@@ -1,0 +1,78 @@
+"""`create_app(container)`: the FastAPI application, wired to a container it does not build."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from entrypoints.container import Container, close_resources
+from entrypoints.http.clients import ClientAddressResolver
+from entrypoints.http.errors import install_error_handlers
+from entrypoints.http.middleware import REQUEST_ID_HEADER, RequestIdMiddleware
+from entrypoints.http.openapi import PorticoAPI
+from entrypoints.http.routers import auth, health, items, items_v2, users
+
+DESCRIPTION = """Users and their items over a versioned REST API.
+
+Errors are RFC 9457 problem details (`application/problem+json`), except at the OAuth2 token
+endpoint (RFC 6749 §5.2). Every response carries `X-Request-ID`.
+"""
+
+TAGS = [
+    {"name": "auth", "description": "Registration and the OAuth2 token endpoint."},
+    {"name": "users", "description": "Accounts."},
+    {"name": "items", "description": "Items, API v1 (the collection is deprecated)."},
+    {"name": "items v2", "description": "Items, API v2: keyset-paged collection."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+]
+
+_EXPOSED = [REQUEST_ID_HEADER, "ETag", "Location", "X-Total-Count", "Link", "Deprecation"]
+_ALLOWED = ["Authorization", "Content-Type", "If-Match", "If-None-Match", REQUEST_ID_HEADER]
+
+
+def _version() -> str:
+    try:
+        return version("portico")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0.0.0"
+
+
+def create_app(container: Container) -> FastAPI:
+    """The API over this container; the lifespan closes the container's resources at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await close_resources(container)
+
+    app = PorticoAPI(
+        title="Portico",
+        version=_version(),
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    settings = container.settings()
+    app.state.container = container
+    app.state.client_addresses = ClientAddressResolver(settings.trusted_proxies)
+    install_error_handlers(app)
+    for module in (items, items_v2, users, auth, health):  # the hot paths are matched first
+        app.include_router(module.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=_ALLOWED,
+            expose_headers=_EXPOSED,
+            max_age=600,
+        )
+    app.add_middleware(RequestIdMiddleware)  # added last, so outermost: ids on CORS answers too
+    return app

@@ -1,0 +1,187 @@
+"""Exceptions → HTTP responses: ONE table, looked up along the exception's MRO.
+
+Every error is an RFC 9457 problem (`application/problem+json`) except at the OAuth2 token
+endpoint, whose clients expect the RFC 6749 §5.2 body. 5xx bodies say nothing specific.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+from uuid import uuid4
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.routing import Match
+
+from application import errors as app_errors
+from domain import errors as domain
+from entrypoints.http.middleware import REQUEST_ID_HEADER
+from entrypoints.http.oauth import NO_STORE, InvalidRequest, OAuthError, UnsupportedGrantType
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://portico.example/problems/"
+"""Problem types are identifiers (RFC 9457 §3.1.1), not links a client needs to follow."""
+
+Headers = Callable[[BaseException], dict[str, str]]
+
+
+def _bearer(_: BaseException) -> dict[str, str]:
+    return {"WWW-Authenticate": "Bearer"}
+
+
+def _invalid_token(_: BaseException) -> dict[str, str]:
+    return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+def _retry_after(exc: BaseException) -> dict[str, str]:
+    return {"Retry-After": str(getattr(exc, "retry_after", 5))}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one kind of exception is answered."""
+
+    status: int
+    title: str
+    slug: str
+    headers: Headers | None = None
+    oauth_error: str | None = None  # set: an RFC 6749 §5.2 body instead of a problem
+    expose: bool = True  # False: the message stays in the log, the body is generic
+
+
+ERRORS: dict[type[BaseException], Outcome] = {
+    domain.DomainError: Outcome(422, "Invalid input", "invalid-input"),
+    domain.StaleVersion: Outcome(412, "Precondition failed", "precondition-failed"),
+    app_errors.PreconditionFailed: Outcome(412, "Precondition failed", "precondition-failed"),
+    app_errors.NotFound: Outcome(404, "Not found", "not-found"),
+    app_errors.Conflict: Outcome(409, "Conflict", "conflict"),
+    app_errors.EmailAlreadyRegistered: Outcome(409, "Email already registered", "email-taken"),
+    app_errors.PermissionDenied: Outcome(403, "Forbidden", "forbidden"),
+    app_errors.AuthenticationFailed: Outcome(
+        401, "Not authenticated", "not-authenticated", _bearer
+    ),
+    app_errors.InvalidToken: Outcome(401, "Invalid token", "invalid-token", _invalid_token),
+    app_errors.InvalidCursor: Outcome(422, "Invalid cursor", "invalid-cursor"),
+    app_errors.InvalidPage: Outcome(422, "Invalid page", "invalid-page"),
+    app_errors.InvalidResetToken: Outcome(400, "Invalid reset token", "invalid-reset-token"),
+    app_errors.WrongPassword: Outcome(400, "Wrong password", "wrong-password"),
+    app_errors.RateLimited: Outcome(429, "Too many requests", "rate-limited", _retry_after),
+    app_errors.DependencyUnavailable: Outcome(
+        503, "Service unavailable", "unavailable", _retry_after, expose=False
+    ),
+    app_errors.InvalidGrant: Outcome(400, "Invalid grant", "", oauth_error="invalid_grant"),
+    InvalidRequest: Outcome(400, "Invalid request", "", oauth_error=InvalidRequest.error),
+    UnsupportedGrantType: Outcome(
+        400, "Unsupported grant type", "", oauth_error=UnsupportedGrantType.error
+    ),
+}
+
+
+def outcome_for(exc: BaseException) -> Outcome | None:
+    """The table entry of the exception's class or its nearest mapped ancestor."""
+    for cls in type(exc).__mro__:
+        outcome = ERRORS.get(cls)
+        if outcome is not None:
+            return outcome
+    return None
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    type_: str = "about:blank",
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    """An RFC 9457 problem response; `about:blank` means "just the HTTP status"."""
+    body = {
+        "type": type_,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extensions,
+    }
+    return Response(orjson.dumps(body), status, headers, media_type=PROBLEM_JSON)
+
+
+async def _mapped(request: Request, exc: Exception) -> Response:
+    outcome = outcome_for(exc)
+    if outcome is None:
+        raise exc  # an unmapped error is a bug: the catch-all answers 500
+    headers = outcome.headers(exc) if outcome.headers else {}
+    if outcome.oauth_error:
+        body = {"error": outcome.oauth_error, "error_description": str(exc)}
+        return Response(orjson.dumps(body), 400, {**NO_STORE, **headers}, "application/json")
+    if not outcome.expose:
+        log.warning("%s %s: %r", request.method, request.url.path, exc)
+    detail = str(exc) if outcome.expose else outcome.title
+    type_ = PROBLEM_TYPE_BASE + outcome.slug
+    return problem(outcome.status, detail, title=outcome.title, type_=type_, headers=headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (the router names only its first match)."""
+    scope = request.scope
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(r.matches({**scope, "method": method})[0] is Match.FULL for r in request.app.routes)
+    )
+
+
+async def _http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code < 200 or exc.status_code in (204, 304):  # no body allowed
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem(exc.status_code, detail, headers=headers)
+
+
+async def _validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # Only where and why: never the rejected input or pydantic's `ctx`, which may echo it.
+    errors = [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    detail = "the request is not valid; see errors"
+    return problem(
+        422,
+        detail,
+        title="Invalid request",
+        type_=PROBLEM_TYPE_BASE + "invalid-request",
+        errors=errors,
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """Runs outside every middleware (Starlette's ServerErrorMiddleware): sets the id itself."""
+    request_id = getattr(request.state, "request_id", None) or uuid4().hex
+    log.error(
+        "unhandled error on %s %s [%s]", request.method, request.url.path, request_id, exc_info=exc
+    )
+    detail = "an unexpected error occurred; it has been logged"
+    return problem(500, detail, headers={REQUEST_ID_HEADER: request_id})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every exception the app can raise to the one table above (or to a generic 500)."""
+    for root in (app_errors.ApplicationError, domain.DomainError, OAuthError):
+        app.add_exception_handler(root, _mapped)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,63 @@
+"""Pure ASGI middleware: a request id on every response, and in every log record."""
+
+from __future__ import annotations
+
+import logging
+import re
+from contextvars import ContextVar
+from uuid import uuid4
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_RAW_HEADER = b"x-request-id"
+_SANE_ID = re.compile(rb"^[A-Za-z0-9._-]{1,128}$")
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+"""The id of the request being served, for log records (see RequestIdLogFilter)."""
+
+
+def _incoming_id(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == _RAW_HEADER:
+            return value if _SANE_ID.match(value) else None
+    return None
+
+
+class RequestIdMiddleware:
+    """Echoes a sane incoming `X-Request-ID` or generates one, and sets it on the response.
+
+    The id is also kept in `scope["state"]["request_id"]`, so the catch-all 500 handler, which
+    Starlette runs outside every user middleware, can still put it on its response.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw_id = _incoming_id(scope) or uuid4().hex.encode("ascii")
+        request_id = raw_id.decode("ascii")
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), (_RAW_HEADER, raw_id)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+        # Not reset when the app raises: the 500 handler and the server log the error after
+        # this returns, and their records should carry the id too. Each request runs in a
+        # task (a context) of its own, so the value goes no further.
+        request_id_var.reset(token)
+
+
+class RequestIdLogFilter(logging.Filter):
+    """Adds `request_id` to every record, so a format string may use `%(request_id)s`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True

@@ -1,0 +1,95 @@
+"""The WebSocket hub: one event-bus subscription per process, fanned out to local sockets.
+
+An event is rendered once, then offered to each socket allowed to see it. Every socket has a
+bounded queue: a slow client fills its own queue and is dropped (1013); nobody else waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+import orjson
+
+from domain.events import AccessRevoked, DomainEvent, ItemEvent
+
+log = logging.getLogger(__name__)
+
+POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One authenticated socket's place in the hub: who it is and what waits to be sent."""
+
+    user_id: UUID
+    is_superuser: bool
+    token_id: str
+    expires_at: datetime | None
+    queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(256))
+    close_code: int | None = None
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def may_see(self, event: ItemEvent) -> bool:
+        """Owners see their items' events; superusers see everyone's."""
+        return self.is_superuser or event.item.owner_id == self.user_id
+
+    def close(self, code: int) -> None:
+        """Ask the socket's task to close with `code` (first reason wins)."""
+        if self.close_code is None:
+            self.close_code = code
+        self.closed.set()
+
+
+def render(event: ItemEvent) -> bytes:
+    """The wire form of an item event (`type`, `item`, `occurred_at`)."""
+    message = {"type": event.name, "item": event.item, "occurred_at": event.occurred_at}
+    return orjson.dumps(message, option=_OPTIONS)
+
+
+class ConnectionHub:
+    """Holds this process's sockets and feeds them from the event bus."""
+
+    def __init__(self, buffer_size: int = 256) -> None:
+        self._subscriptions: set[Subscription] = set()
+        self._buffer = buffer_size
+
+    def __len__(self) -> int:
+        return len(self._subscriptions)
+
+    def join(
+        self, user_id: UUID, is_superuser: bool, token_id: str, expires_at: datetime | None
+    ) -> Subscription:
+        """Register a socket; it hears every event from now on."""
+        subscription = Subscription(
+            user_id, is_superuser, token_id, expires_at, asyncio.Queue(self._buffer)
+        )
+        self._subscriptions.add(subscription)
+        return subscription
+
+    def leave(self, subscription: Subscription) -> None:
+        """Forget a socket."""
+        self._subscriptions.discard(subscription)
+
+    async def dispatch(self, event: DomainEvent) -> None:
+        """Event-bus subscriber: never awaits a socket, so it never waits for a slow one."""
+        if isinstance(event, AccessRevoked):
+            for sub in list(self._subscriptions):
+                if event.revokes(sub.user_id, sub.token_id):
+                    sub.close(POLICY_VIOLATION)
+            return
+        message: bytes | None = None
+        for sub in list(self._subscriptions):
+            if not sub.may_see(event):
+                continue
+            message = message or render(event)
+            try:
+                sub.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                log.info("dropping a slow WebSocket client of user %s", sub.user_id)
+                sub.close(TRY_AGAIN_LATER)

@@ -1,0 +1,39 @@
+"""Items, API v2: the v1 single-item endpoints, and a keyset-paged collection."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from application.use_cases.items.list_items_by_cursor import ListItemsByCursor
+from entrypoints.http import deps
+from entrypoints.http.deps import CurrentUser
+from entrypoints.http.openapi import problems
+from entrypoints.http.rendering import JSONBody
+from entrypoints.http.routers.items import Limit, add_item_routes
+from entrypoints.http.schemas import ItemPage
+
+Cursor = Annotated[
+    str | None,
+    Query(max_length=256, description="`next_cursor` of the previous page; omit for the first."),
+]
+
+router = APIRouter(prefix="/api/v2/items", tags=["items v2"])
+
+
+@router.get(
+    "",
+    response_model=None,
+    response_class=JSONBody,
+    responses={200: {"model": ItemPage}, **problems(401, 422)},
+)
+async def list_items(
+    actor: CurrentUser, handler: deps.ListItemsByCursor, limit: Limit = 50, cursor: Cursor = None
+) -> Response:
+    """The caller's own items by id; every page costs the same. A bad cursor is a 422."""
+    page = await handler(ListItemsByCursor(actor, cursor, limit))
+    return JSONBody({"data": page.items, "next_cursor": page.next_cursor})
+
+
+add_item_routes(router)

@@ -1,0 +1,119 @@
+"""`WS /api/v1/ws`: item events for the items the caller may read, as API.md describes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+
+import orjson
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from application.dto import Actor
+from application.errors import ApplicationError
+from application.use_cases.accounts.authenticate import Authenticate, AuthenticateHandler
+from entrypoints.http.realtime import POLICY_VIOLATION, ConnectionHub, Subscription
+
+router = APIRouter()
+AUTH_TIMEOUT_SECONDS = 10.0
+
+
+async def _authenticate(websocket: WebSocket, token: str) -> Actor | None:
+    authenticate: AuthenticateHandler = websocket.app.state.container.authenticate()
+    try:
+        return await authenticate(Authenticate(token))
+    except ApplicationError:
+        return None
+
+
+def _bearer(websocket: WebSocket) -> str | None:
+    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def _first_message_token(websocket: WebSocket) -> str | None:
+    try:
+        raw = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_SECONDS)
+        message = orjson.loads(raw)
+    except (TimeoutError, orjson.JSONDecodeError, KeyError, WebSocketDisconnect, RuntimeError):
+        return None
+    if not isinstance(message, dict) or message.get("type") != "auth":
+        return None
+    token = message.get("access_token")
+    return token if isinstance(token, str) and token else None
+
+
+def _origin_allowed(websocket: WebSocket) -> bool:
+    origin = websocket.headers.get("origin")
+    return origin is None or origin in websocket.app.state.container.settings().cors_origins
+
+
+@router.websocket("/api/v1/ws")
+async def item_events(websocket: WebSocket) -> None:
+    """Header auth (or a first `auth` message), then `ready`, then item events."""
+    header_token = _bearer(websocket)
+    actor = None if header_token is None else await _authenticate(websocket, header_token)
+    if not _origin_allowed(websocket) or (header_token is not None and actor is None):
+        await websocket.close(code=POLICY_VIOLATION)  # before accept: the handshake gets 403
+        return
+    await websocket.accept()
+    if actor is None:
+        token = await _first_message_token(websocket)
+        actor = None if token is None else await _authenticate(websocket, token)
+        if actor is None:
+            await websocket.close(code=POLICY_VIOLATION)
+            return
+    await websocket.send_text('{"type":"ready"}')
+    hub: ConnectionHub = websocket.app.state.hub
+    subscription = hub.join(
+        actor.user_id, actor.is_superuser, actor.token_id, actor.token_expires_at
+    )
+    try:
+        await _serve(websocket, subscription)
+    finally:
+        hub.leave(subscription)
+
+
+async def _serve(websocket: WebSocket, subscription: Subscription) -> None:
+    tasks = [
+        asyncio.create_task(_send(websocket, subscription)),
+        asyncio.create_task(_drain(websocket, subscription)),
+        asyncio.create_task(_expire(subscription, websocket.app.state.container.clock().now())),
+    ]
+    try:
+        await subscription.closed.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if subscription.close_code is not None:
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close(code=subscription.close_code)
+
+
+async def _send(websocket: WebSocket, subscription: Subscription) -> None:
+    try:
+        while True:
+            await websocket.send_text((await subscription.queue.get()).decode())
+    except (WebSocketDisconnect, RuntimeError):
+        subscription.closed.set()
+
+
+async def _drain(websocket: WebSocket, subscription: Subscription) -> None:
+    """Read (and ignore) what the client sends, to notice when it goes away."""
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    subscription.closed.set()
+
+
+async def _expire(subscription: Subscription, now: datetime) -> None:
+    if subscription.expires_at is None:
+        return
+    delay = (subscription.expires_at - now).total_seconds()
+    await asyncio.sleep(max(0.0, delay))
+    subscription.close(POLICY_VIOLATION)

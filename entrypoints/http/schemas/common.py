@@ -1,0 +1,52 @@
+"""Shared pieces of the request and response bodies: strict input, problems, health."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+USER_ID_EXAMPLE = "0193a5c2-7f3e-7c11-9a2b-1f2e3d4c5b6a"
+ITEM_ID_EXAMPLE = "0193a5c4-01b2-7d4e-8f60-5a4b3c2d1e0f"
+TIMESTAMP_EXAMPLE = "2026-11-24T21:05:03.123456Z"
+
+
+def absent_is_not_null(schema: dict[str, Any]) -> None:
+    """Drop the default from a field's schema: absent means "leave alone", not a value."""
+    schema.pop("default", None)
+
+
+class Input(BaseModel):
+    """A request body: unknown fields are a 422 (no mass assignment)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail (`application/problem+json`)."""
+
+    type: str = Field(examples=["https://portico.example/problems/not-found"])
+    title: str = Field(examples=["Not found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(examples=["item not found"])
+
+
+class FieldError(BaseModel):
+    """Where a request was invalid and why (the rejected value is never echoed)."""
+
+    loc: list[str | int] = Field(examples=[["body", "title"]])
+    msg: str = Field(examples=["String should have at most 255 characters"])
+    type: str = Field(examples=["string_too_long"])
+
+
+class ValidationProblem(Problem):
+    """A 422 problem that lists every invalid part of the request."""
+
+    errors: list[FieldError] = []
+
+
+class Health(BaseModel):
+    """Whether the process (live) or its dependencies (ready) are fine."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, Literal["ok", "unavailable"]] | None = None

@@ -1,0 +1,212 @@
+"""The real app over its own container, per test module, on SQLite and (when there) PostgreSQL.
+
+A module picks its backends by overriding the `backend` fixture; by default every test runs on
+both (`PORTICO_HTTP_BACKENDS=memory` runs them on the in-memory adapters instead, for speed).
+The PostgreSQL database is shared by the whole session, so tests make their own users (unique
+emails) and assert only on data they made.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import pytest_asyncio
+from asgi_lifespan import LifespanManager
+from dependency_injector import providers
+
+from adapters.memory.store import MemoryStore
+from adapters.memory.unit_of_work import InMemoryUnitOfWork
+from adapters.sqlalchemy.migrate import upgrade_async
+from application.use_cases.accounts.create_superuser import CreateSuperuser
+from entrypoints.container import Container
+from entrypoints.http.app import create_app
+from entrypoints.settings import Settings
+
+PASSWORD = "correct horse battery"
+LOGIN_LIMIT_PER_ACCOUNT = 5
+
+
+def test_settings(database_url: str, **overrides: object) -> Settings:
+    """Fast, isolated settings: cheap bcrypt, generous per-address login limit."""
+    values: dict[str, object] = {
+        "environment": "test",
+        "database_url": database_url,
+        "bcrypt_rounds": 4,
+        "login_limit_per_address": 10_000,
+        "login_limit_per_account": LOGIN_LIMIT_PER_ACCOUNT,
+        "cors_origins": ["https://app.example"],
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+def make_container(settings: Settings) -> Container:
+    """A container of its own, over these settings."""
+    container = Container()
+    container.settings.override(providers.Object(settings))
+    return container
+
+
+BACKENDS = os.environ.get("PORTICO_HTTP_BACKENDS", "sqlite,postgres").split(",")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which database the module's app runs on (override to pin one)."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def database_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    if backend == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db')}/t.db"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def container(backend: str, database_url: str) -> Container:
+    await upgrade_async(database_url)
+    container = make_container(test_settings(database_url))
+    if backend == "memory":
+        store = MemoryStore()
+        container.uow.override(providers.Factory(InMemoryUnitOfWork, store, container.event_bus))
+    return container
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the module's app, whose lifespan runs around the whole module."""
+    app = create_app(container)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+@dataclass(frozen=True)
+class Account:
+    """A registered user and the headers that authenticate as them."""
+
+    id: str
+    email: str
+    password: str
+    headers: dict[str, str]
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+async def _sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> str:
+    form = {"grant_type": "password", "username": email, "password": password}
+    response = await client.post("/api/v1/auth/token", data=form)
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+@pytest.fixture
+def email() -> str:
+    """An address no one has registered yet."""
+    return unique_email()
+
+
+@pytest.fixture
+def sign_in(client: httpx.AsyncClient) -> Callable[[str, str], Awaitable[str]]:
+    """Signs in through the token endpoint; returns the access token."""
+    return lambda email, password=PASSWORD: _sign_in(client, email, password)
+
+
+@pytest.fixture
+def new_account(client: httpx.AsyncClient) -> Callable[[], Awaitable[Account]]:
+    """Registers a fresh user through the API and signs them in."""
+
+    async def make() -> Account:
+        email = unique_email()
+        response = await client.post(
+            "/api/v1/auth/register", json={"email": email, "password": PASSWORD}
+        )
+        assert response.status_code == 201, response.text
+        token = await _sign_in(client, email)
+        headers = {"Authorization": f"Bearer {token}"}
+        return Account(response.json()["id"], email, PASSWORD, headers)
+
+    return make
+
+
+@pytest.fixture
+def make_item(client: httpx.AsyncClient) -> Callable[..., Awaitable[dict[str, object]]]:
+    """Creates an item through the API: `await make_item(account, api="v1", **body)`."""
+
+    async def make(account: Account, api: str = "v1", **body: object) -> dict[str, object]:
+        response = await client.post(
+            f"/api/{api}/items", json={"title": "Buy milk", **body}, headers=account.headers
+        )
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    return make
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def alice(new_account: Callable[[], Awaitable[Account]]) -> Account:
+    return await new_account()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def bob(new_account: Callable[[], Awaitable[Account]]) -> Account:
+    return await new_account()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def admin(client: httpx.AsyncClient, container: Container) -> Account:
+    """A superuser, made in-process through the container (as the CLI does)."""
+    email = unique_email("admin")
+    user = await container.create_superuser()(CreateSuperuser(email, PASSWORD))
+    token = await _sign_in(client, email)
+    return Account(str(user.id), email, PASSWORD, {"Authorization": f"Bearer {token}"})
+
+
+OwnClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def own_client(tmp_path_factory: pytest.TempPathFactory) -> OwnClient:
+    """A client of an app of the test's own, for settings or overrides the module's cannot have.
+
+    `own_client(database_url=None, migrate=True, configure=None, **settings)`; app exceptions
+    are answered, not raised, so a test sees the 500 a client would.
+    """
+
+    @asynccontextmanager
+    async def make(
+        database_url: str | None = None,
+        migrate: bool = True,
+        configure: Callable[[Container], None] | None = None,
+        **overrides: object,
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        url = database_url or f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('own')}/t.db"
+        if migrate:
+            await upgrade_async(url)
+        container = make_container(test_settings(url, **overrides))
+        if configure is not None:
+            configure(container)
+        app = create_app(container)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+        ):
+            yield client
+
+    return make

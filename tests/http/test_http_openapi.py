@@ -1,0 +1,114 @@
+"""The OpenAPI document: every operation's responses, both security schemes, examples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+PROTECTED = {
+    ("get", "/api/v1/users/me"): {"200", "401"},
+    ("post", "/api/v1/items"): {"201", "401", "422"},
+    ("get", "/api/v1/items"): {"200", "401", "422"},
+    ("get", "/api/v1/items/{item_id}"): {"200", "304", "401", "404", "422"},
+    ("patch", "/api/v1/items/{item_id}"): {"200", "401", "404", "412", "422"},
+    ("delete", "/api/v1/items/{item_id}"): {"204", "401", "404", "422"},
+    ("post", "/api/v2/items"): {"201", "401", "422"},
+    ("get", "/api/v2/items"): {"200", "401", "422"},
+    ("get", "/api/v2/items/{item_id}"): {"200", "304", "401", "404", "422"},
+    ("patch", "/api/v2/items/{item_id}"): {"200", "401", "404", "412", "422"},
+    ("delete", "/api/v2/items/{item_id}"): {"204", "401", "404", "422"},
+}
+PUBLIC = {
+    ("post", "/api/v1/auth/register"): {"201", "409", "422"},
+    ("post", "/api/v1/auth/token"): {"200", "400", "429"},
+    ("get", "/health/live"): {"200"},
+    ("get", "/health/ready"): {"200", "503"},
+}
+
+
+@pytest.fixture(scope="module")
+def backend() -> str:
+    return "sqlite"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def schema(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def test_documents_both_security_schemes(schema: dict[str, Any]):
+    schemes = schema["components"]["securitySchemes"]
+
+    assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == (
+        "/api/v1/auth/token"
+    )
+    assert (schemes["HTTPBearer"]["type"], schemes["HTTPBearer"]["scheme"]) == ("http", "bearer")
+
+
+@pytest.mark.parametrize(("method", "path"), list(PROTECTED))
+async def test_documents_every_response_and_security_of_a_protected_operation(
+    schema: dict[str, Any], method: str, path: str
+):
+    operation = schema["paths"][path][method]
+
+    assert set(operation["responses"]) == PROTECTED[method, path]
+    assert {name for option in operation["security"] for name in option} == {
+        "OAuth2PasswordBearer",
+        "HTTPBearer",
+    }
+
+
+@pytest.mark.parametrize(("method", "path"), list(PUBLIC))
+async def test_documents_every_response_of_a_public_operation(
+    schema: dict[str, Any], method: str, path: str
+):
+    operation = schema["paths"][path][method]
+
+    assert set(operation["responses"]) == PUBLIC[method, path]
+    assert "security" not in operation
+
+
+async def test_documents_problems_as_problem_json_except_at_the_token_endpoint(
+    schema: dict[str, Any],
+):
+    item = schema["paths"]["/api/v1/items/{item_id}"]["patch"]["responses"]
+    token = schema["paths"]["/api/v1/auth/token"]["post"]
+
+    assert list(item["412"]["content"]) == ["application/problem+json"]
+    assert item["422"]["content"]["application/problem+json"]["schema"]["$ref"].endswith(
+        "/ValidationProblem"
+    )
+    assert list(token["responses"]["400"]["content"]) == ["application/json"]
+    assert "application/x-www-form-urlencoded" in token["requestBody"]["content"]
+
+
+async def test_documents_examples_and_never_a_password_hash(schema: dict[str, Any]):
+    schemas = schema["components"]["schemas"]
+
+    for name in ("UserOut", "ItemOut", "TokenOut", "RegisterIn", "ItemCreate"):
+        assert schemas[name]["examples"], name
+    assert "hashed_password" not in str(schema)
+    assert schemas["RegisterIn"]["additionalProperties"] is False
+
+
+async def test_documents_that_an_item_title_may_be_omitted_but_never_null(
+    schema: dict[str, Any],
+):
+    title = schema["components"]["schemas"]["ItemPatch"]["properties"]["title"]
+
+    assert title["type"] == "string" and "anyOf" not in title and "default" not in title
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+async def test_serves_the_interactive_docs(client: httpx.AsyncClient, path: str):
+    response = await client.get(path)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")

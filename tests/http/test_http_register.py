@@ -1,0 +1,104 @@
+"""POST /api/v1/auth/register: 201 with Location, 409 in any case, 422 for input and policy."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+PASSWORD = "correct horse battery"
+TOKEN = "/api/v1/auth/token"
+REGISTER = "/api/v1/auth/register"
+
+
+async def register(client: httpx.AsyncClient, **body: object) -> httpx.Response:
+    return await client.post(REGISTER, json=body)
+
+
+def grant(email: str, password: str = PASSWORD, **extra: str) -> dict[str, str]:
+    return {"grant_type": "password", "username": email, "password": password, **extra}
+
+
+# --- register -----------------------------------------------------------------------------
+
+
+async def test_registers_a_user_with_201_and_location(client: httpx.AsyncClient, email: str):
+    response = await register(client, email=email, password=PASSWORD, full_name="Ada")
+
+    assert response.status_code == 201
+    user = response.json()
+    assert response.headers["location"] == f"/api/v1/users/{user['id']}"
+    assert user["email"] == email
+    assert user["full_name"] == "Ada"
+    assert (user["is_active"], user["is_superuser"]) == (True, False)
+    assert user["created_at"].endswith("Z")
+    assert set(user) == {"id", "email", "full_name", "is_active", "is_superuser", "created_at"}
+
+
+async def test_stores_the_email_in_lower_case(client: httpx.AsyncClient, email: str):
+    response = await register(client, email=email.upper(), password=PASSWORD)
+
+    assert response.status_code == 201
+    assert response.json()["email"] == email
+
+
+async def test_returns_409_when_email_already_registered_in_any_case(
+    client: httpx.AsyncClient, email: str
+):
+    assert (await register(client, email=email, password=PASSWORD)).status_code == 201
+
+    response = await register(client, email=email.upper(), password=PASSWORD)
+
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 409
+    assert set(problem) == {"type", "title", "status", "detail"}
+
+
+@pytest.mark.parametrize("bad", ["not-an-email", "a@b", "two@@example.com", "", "x" * 300])
+async def test_returns_422_for_an_invalid_email(client: httpx.AsyncClient, bad: str):
+    response = await register(client, email=bad, password=PASSWORD)
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["Zq9!x", "é" * 37, "a" * 73, "b" * 5000],
+    ids=["short", "74-utf8-bytes-in-37-chars", "73-chars", "huge"],
+)
+async def test_returns_422_for_a_password_outside_the_policy(
+    client: httpx.AsyncClient, email: str, password: str
+):
+    response = await register(client, email=email, password=password)
+
+    assert response.status_code == 422
+    assert password not in response.text  # the rejected input is never echoed back
+
+
+async def test_accepts_a_password_of_exactly_72_bytes(client: httpx.AsyncClient, email: str):
+    response = await register(client, email=email, password="é" * 36)
+
+    assert response.status_code == 201
+
+
+async def test_returns_422_for_an_unknown_field_and_creates_nobody(
+    client: httpx.AsyncClient, email: str
+):
+    response = await register(client, email=email, password=PASSWORD, is_superuser=True)
+
+    assert response.status_code == 422
+    assert [e["loc"] for e in response.json()["errors"]] == [["body", "is_superuser"]]
+    assert (await client.post(TOKEN, data=grant(email))).status_code == 400
+
+
+async def test_returns_422_for_malformed_json(client: httpx.AsyncClient):
+    response = await client.post(
+        REGISTER, content=b'{"email": ', headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["type"] == "json_invalid"
