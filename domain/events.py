@@ -81,4 +81,17 @@ class AccessRevoked:
         return token_id != self.keep_token_id
 
 
-DomainEvent = ItemEvent | AccessRevoked
+@dataclass(frozen=True, slots=True)
+class UserChanged:
+    """A user's role or activation changed: whatever was derived from the old state is stale."""
+
+    user_id: UUID
+    occurred_at: datetime
+
+    @property
+    def name(self) -> str:
+        """The event's wire name."""
+        return "user.changed"
+
+
+DomainEvent = ItemEvent | AccessRevoked | UserChanged

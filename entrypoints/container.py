@@ -32,7 +32,7 @@ from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.cache import CachedItemReader, CacheUpdater, FanOutPublisher
 from application.cursors import CursorCodec
 from application.ports import RateLimit
-from application.use_cases.accounts.authenticate import AuthenticateHandler
+from application.use_cases.accounts.authenticate import AuthenticateHandler, KnownUsers
 from application.use_cases.accounts.change_password import ChangePasswordHandler
 from application.use_cases.accounts.create_superuser import CreateSuperuserHandler
 from application.use_cases.accounts.get_current_user import GetCurrentUserHandler
@@ -176,7 +176,10 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(_login_limits, settings),
     )
     refresh_grant = providers.Singleton(RefreshGrantHandler, uow.provider, session_issuer, clock)
-    authenticate = providers.Singleton(AuthenticateHandler, uow.provider, tokens, denylist, clock)
+    known_users = providers.Singleton(KnownUsers)
+    authenticate = providers.Singleton(
+        AuthenticateHandler, uow.provider, tokens, denylist, clock, known_users
+    )
     logout = providers.Singleton(LogoutHandler, uow.provider, denylist, clock)
     change_password = providers.Singleton(ChangePasswordHandler, uow.provider, hasher, revoker)
     request_password_recovery = providers.Singleton(
@@ -191,10 +194,10 @@ class Container(containers.DeclarativeContainer):
     create_superuser = providers.Singleton(CreateSuperuserHandler, uow.provider, hasher, clock)
 
     update_profile = providers.Singleton(UpdateProfileHandler, uow.provider)
-    delete_user = providers.Singleton(DeleteUserHandler, uow.provider)
+    delete_user = providers.Singleton(DeleteUserHandler, uow.provider, revoker)
     get_user = providers.Singleton(GetUserHandler, uow.provider)
     list_users = providers.Singleton(ListUsersHandler, uow.provider)
-    administer_user = providers.Singleton(AdministerUserHandler, uow.provider, revoker)
+    administer_user = providers.Singleton(AdministerUserHandler, uow.provider, revoker, clock)
 
     create_item = providers.Singleton(CreateItemHandler, uow.provider, clock)
     get_item = providers.Singleton(
@@ -207,8 +210,11 @@ class Container(containers.DeclarativeContainer):
 
 
 async def open_resources(container: Container) -> None:
-    """Start what runs in the background: the event bus listener."""
-    await container.event_bus().start()
+    """Start what runs in the background: the event-bus listener, and the subscribers that
+    keep per-process state in step with other processes."""
+    bus = container.event_bus()
+    bus.subscribe(container.known_users().forget)
+    await bus.start()
 
 
 async def close_resources(container: Container) -> None:

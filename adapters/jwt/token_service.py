@@ -61,8 +61,7 @@ class PyJwtTokenService:
 
     def verify_access(self, token: str, now: datetime) -> AccessClaims:
         try:
-            header = jwt.get_unverified_header(token)
-            claims = self._jwt.decode(
+            decoded = self._jwt.decode_complete(
                 token,
                 self._key,
                 algorithms=[ALGORITHM],
@@ -72,6 +71,7 @@ class PyJwtTokenService:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken("the access token is not valid") from exc
+        header, claims = decoded["header"], decoded["payload"]
         if header.get("typ") != HEADER_TYPE or claims["typ"] != ACCESS_TYPE:
             raise InvalidToken("the token is not an access token")
         return _claims(claims, now)

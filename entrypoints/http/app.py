@@ -9,12 +9,13 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from entrypoints.container import Container, close_resources
+from entrypoints.container import Container, close_resources, open_resources
 from entrypoints.http.clients import ClientAddressResolver
 from entrypoints.http.errors import install_error_handlers
 from entrypoints.http.middleware import REQUEST_ID_HEADER, RequestIdMiddleware
 from entrypoints.http.openapi import PorticoAPI
-from entrypoints.http.routers import auth, health, items, items_v2, users
+from entrypoints.http.realtime import ConnectionHub
+from entrypoints.http.routers import auth, health, items, items_v2, users, ws
 
 DESCRIPTION = """Users and their items over a versioned REST API.
 
@@ -44,11 +45,16 @@ def _version() -> str:
 def create_app(container: Container) -> FastAPI:
     """The API over this container; the lifespan closes the container's resources at shutdown."""
 
+    hub = ConnectionHub()
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        unsubscribe = container.event_bus().subscribe(hub.dispatch)
+        await open_resources(container)
         try:
             yield
         finally:
+            unsubscribe()
             await close_resources(container)
 
     app = PorticoAPI(
@@ -61,9 +67,10 @@ def create_app(container: Container) -> FastAPI:
     )
     settings = container.settings()
     app.state.container = container
+    app.state.hub = hub
     app.state.client_addresses = ClientAddressResolver(settings.trusted_proxies)
     install_error_handlers(app)
-    for module in (items, items_v2, users, auth, health):  # the hot paths are matched first
+    for module in (items, items_v2, users, auth, health, ws):  # the hot paths are matched first
         app.include_router(module.router)
     if settings.cors_origins:
         app.add_middleware(

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import orjson
 
-from domain.events import AccessRevoked, DomainEvent, ItemEvent
+from domain.events import AccessRevoked, DomainEvent, ItemEvent, UserChanged
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +78,8 @@ class ConnectionHub:
 
     async def dispatch(self, event: DomainEvent) -> None:
         """Event-bus subscriber: never awaits a socket, so it never waits for a slow one."""
-        if isinstance(event, AccessRevoked):
-            for sub in list(self._subscriptions):
-                if event.revokes(sub.user_id, sub.token_id):
-                    sub.close(POLICY_VIOLATION)
+        if isinstance(event, AccessRevoked | UserChanged):
+            self._close_revoked(event)
             return
         message: bytes | None = None
         for sub in list(self._subscriptions):
@@ -93,3 +91,14 @@ class ConnectionHub:
             except asyncio.QueueFull:
                 log.info("dropping a slow WebSocket client of user %s", sub.user_id)
                 sub.close(TRY_AGAIN_LATER)
+
+    def _close_revoked(self, event: AccessRevoked | UserChanged) -> None:
+        # A role change closes the user's sockets too: a reconnect sees the new role.
+        for sub in list(self._subscriptions):
+            revoked = (
+                event.revokes(sub.user_id, sub.token_id)
+                if isinstance(event, AccessRevoked)
+                else sub.user_id == event.user_id
+            )
+            if revoked:
+                sub.close(POLICY_VIOLATION)

@@ -1,11 +1,17 @@
 """Turn a bearer access token into the calling actor."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from uuid import UUID
 
 from application.dto import Actor
 from application.errors import InvalidToken, TokenRevoked
 from application.ports import Clock, TokenDenylist, TokenService
 from application.ports.types import UnitOfWorkFactory
+from domain.events import AccessRevoked, DomainEvent, UserChanged
+
+MAX_REMEMBERED_USERS = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,23 +21,69 @@ class Authenticate:
     access_token: str
 
 
+class KnownUsers:
+    """What authentication last read of active users (their role), for a few seconds.
+
+    It forgets a user as soon as an event says their access changed (revocation,
+    deactivation, deletion, a role change), in this process or, through the event bus,
+    in any other. The denylist refuses every token of a deactivated or deleted user in any
+    case, so remembered state can only be stale in the harmless direction.
+    """
+
+    def __init__(self, remember_seconds: float = 10.0) -> None:
+        self._remember = remember_seconds
+        self._roles: dict[UUID, tuple[float, bool]] = {}
+
+    def role(self, user_id: UUID, moment: float) -> bool | None:
+        """The remembered superuser flag of an active user, or None if not known now."""
+        known = self._roles.get(user_id)
+        return known[1] if known is not None and known[0] > moment else None
+
+    def remember(self, user_id: UUID, is_superuser: bool, moment: float) -> None:
+        """Remember an active user's role from `moment` on."""
+        if len(self._roles) >= MAX_REMEMBERED_USERS:
+            self._roles.clear()
+        self._roles[user_id] = (moment + self._remember, is_superuser)
+
+    async def forget(self, event: DomainEvent) -> None:
+        """Event-bus subscriber: drop what is remembered of a user whose access changed."""
+        if isinstance(event, AccessRevoked | UserChanged):
+            self._roles.pop(event.user_id, None)
+
+
 class AuthenticateHandler:
     """A token identifies its caller only while it is valid, not revoked, and its user exists
-    and is active."""
+    and is active. Every request pays for the signature and the denylist; the user's row is
+    read at most once per user every few seconds (see KnownUsers)."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, tokens: TokenService, denylist: TokenDenylist, clock: Clock
+        self,
+        uow: UnitOfWorkFactory,
+        tokens: TokenService,
+        denylist: TokenDenylist,
+        clock: Clock,
+        known: KnownUsers,
     ) -> None:
         self._uow, self._tokens, self._denylist, self._clock = uow, tokens, denylist, clock
+        self._known = known
 
     async def __call__(self, cmd: Authenticate) -> Actor:
-        claims = self._tokens.verify_access(cmd.access_token, self._clock.now())
+        now = self._clock.now()
+        claims = self._tokens.verify_access(cmd.access_token, now)
         if await self._denylist.is_revoked(claims):
             raise TokenRevoked("the access token was revoked")
+        is_superuser = await self._role(claims.user_id, now.timestamp())
+        return Actor(
+            claims.user_id, is_superuser, claims.token_id, claims.expires_at, claims.session_id
+        )
+
+    async def _role(self, user_id: UUID, moment: float) -> bool:
+        known = self._known.role(user_id, moment)
+        if known is not None:
+            return known
         async with self._uow() as uow:
-            user = await uow.users.get(claims.user_id)
+            user = await uow.users.get(user_id)
         if user is None or not user.is_active:
             raise InvalidToken("the token's user does not exist or is inactive")
-        return Actor(
-            user.id, user.is_superuser, claims.token_id, claims.expires_at, claims.session_id
-        )
+        self._known.remember(user_id, user.is_superuser, moment)
+        return user.is_superuser

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from application.dto import UserView
 from application.ports import Clock, PasswordHasher
 from application.ports.types import UnitOfWorkFactory
+from domain.events import UserChanged
 from domain.ids import new_id
 from domain.users import EmailAddress, Password, User
 
@@ -44,5 +45,6 @@ class CreateSuperuserHandler:
                 user.set_superuser(True)
                 user.activate()
                 await uow.users.update(user)
+                uow.emit(UserChanged(user.id, self._clock.now()))
             await uow.commit()
         return UserView.of(user)

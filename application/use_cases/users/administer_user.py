@@ -4,9 +4,11 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from application.dto import Actor, UserView
+from application.ports import Clock
 from application.ports.types import UnitOfWorkFactory
 from application.use_cases.accounts.revocation import SessionRevoker
 from application.use_cases.users.access import load_user_for, require_superuser
+from domain.events import UserChanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +25,8 @@ class AdministerUser:
 class AdministerUserHandler:
     """Deactivating an account ends every one of its sessions at once."""
 
-    def __init__(self, uow: UnitOfWorkFactory, revoker: SessionRevoker) -> None:
-        self._uow, self._revoker = uow, revoker
+    def __init__(self, uow: UnitOfWorkFactory, revoker: SessionRevoker, clock: Clock) -> None:
+        self._uow, self._revoker, self._clock = uow, revoker, clock
 
     async def __call__(self, cmd: AdministerUser) -> UserView:
         require_superuser(cmd.actor)
@@ -39,5 +41,6 @@ class AdministerUserHandler:
                 user.deactivate()
                 await self._revoker.revoke_all(uow, user.id, keep=None)
             await uow.users.update(user)
+            uow.emit(UserChanged(user.id, self._clock.now()))
             await uow.commit()
         return UserView.of(user)

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from application.dto import Actor
 from application.ports.types import UnitOfWorkFactory
+from application.use_cases.accounts.revocation import SessionRevoker
 from application.use_cases.users.access import load_user_for, require_superuser
 
 
@@ -17,16 +18,16 @@ class DeleteUser:
 
 
 class DeleteUserHandler:
-    """Removes the user, their items, attachments and sessions; their tokens stop working
-    because authentication finds no user."""
+    """Removes the user, their items and sessions; their tokens stop working at once."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWorkFactory, revoker: SessionRevoker) -> None:
+        self._uow, self._revoker = uow, revoker
 
     async def __call__(self, cmd: DeleteUser) -> None:
         if cmd.user_id is not None:
             require_superuser(cmd.actor)
         async with self._uow() as uow:
             user = await load_user_for(uow, cmd.actor, cmd.user_id or cmd.actor.user_id)
+            await self._revoker.revoke_all(uow, user.id, keep=None)
             await uow.users.delete(user)
             await uow.commit()

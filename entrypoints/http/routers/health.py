@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, Response
 
+from entrypoints.container import readiness_checks
 from entrypoints.http.rendering import JSONBody
 from entrypoints.http.schemas import Health
 
@@ -35,8 +36,9 @@ async def live() -> Response:
 )
 async def ready(request: Request) -> Response:
     """200 when every dependency answers; 503 naming the ones that do not."""
-    container = request.app.state.container
-    checks = {"database": await _probe("database", lambda: container.database_check().check())}
+    probes = readiness_checks(request.app.state.container)
+    results = await asyncio.gather(*(_probe(name, check) for name, check in probes.items()))
+    checks = dict(zip(probes, results, strict=True))
     healthy = all(result == "ok" for result in checks.values())
     body = {"status": "ok" if healthy else "unavailable", "checks": checks}
     return JSONBody(body, 200 if healthy else 503, _NO_STORE)

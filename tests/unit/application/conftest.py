@@ -9,7 +9,7 @@ import pytest
 from adapters.limits.rate_limiter import LimitsRateLimiter
 from adapters.memory.cache import InMemoryItemCache
 from adapters.memory.clock import FrozenClock
-from adapters.memory.events import RecordingPublisher
+from adapters.memory.events import InProcessEventBus, RecordingPublisher
 from adapters.memory.sessions import InMemoryTokenDenylist
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
@@ -17,7 +17,7 @@ from application.cache import CachedItemReader, CacheUpdater, FanOutPublisher
 from application.cursors import CursorCodec
 from application.dto import Actor
 from application.ports import RateLimit
-from application.use_cases.accounts.authenticate import AuthenticateHandler
+from application.use_cases.accounts.authenticate import AuthenticateHandler, KnownUsers
 from application.use_cases.accounts.password_grant import (
     PasswordGrant,
     PasswordGrantHandler,
@@ -42,6 +42,8 @@ class World:
     denylist: InMemoryTokenDenylist = field(init=False)
     cache: InMemoryItemCache = field(init=False)
     reader: CachedItemReader = field(init=False)
+    bus: InProcessEventBus = field(init=False)
+    known: KnownUsers = field(init=False)
     limiter: LimitsRateLimiter = field(default_factory=lambda: LimitsRateLimiter("memory://"))
     limits: PasswordGrantLimits = field(
         default_factory=lambda: PasswordGrantLimits(
@@ -54,6 +56,9 @@ class World:
         self.denylist = InMemoryTokenDenylist(self.clock)
         self.cache = InMemoryItemCache(self.clock, ttl_seconds=60)
         self.reader = CachedItemReader(self.cache)
+        self.bus = InProcessEventBus()
+        self.known = KnownUsers()
+        self.bus.subscribe(self.known.forget)
 
     @property
     def sessions(self) -> SessionIssuer:
@@ -67,7 +72,8 @@ class World:
         return PasswordGrantHandler(self.uow, self.hasher, self.sessions, self.limiter, self.limits)
 
     def authenticate(self) -> AuthenticateHandler:
-        return AuthenticateHandler(self.uow, self.tokens, self.denylist, self.clock)
+        """Remembers users across calls, as the service's handler does."""
+        return AuthenticateHandler(self.uow, self.tokens, self.denylist, self.clock, self.known)
 
     async def sign_in(
         self,
@@ -78,7 +84,7 @@ class World:
 
     def uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(
-            self.store, FanOutPublisher(CacheUpdater(self.cache), self.publisher)
+            self.store, FanOutPublisher(CacheUpdater(self.cache), self.publisher, self.bus)
         )
 
     async def register(self, email: str = "ada@example.com", *, superuser: bool = False) -> Actor:

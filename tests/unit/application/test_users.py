@@ -29,7 +29,7 @@ async def test_profile_change_keeps_fields_not_given(world):
 async def test_deleting_oneself_removes_ones_items_too(world):
     ada = await world.register("ada@x.io")
     await _create(world, ada)
-    await DeleteUserHandler(world.uow)(DeleteUser(ada))
+    await DeleteUserHandler(world.uow, world.revoker)(DeleteUser(ada))
     assert world.store.users == {}
     assert world.store.items == {}
 
@@ -55,7 +55,7 @@ async def test_another_users_account_is_not_found_for_non_superusers(world):
 async def test_administering_needs_a_superuser(world):
     ada, bob = await world.register("ada@x.io"), await world.register("bob@x.io")
     with pytest.raises(PermissionDenied):
-        await AdministerUserHandler(world.uow, world.revoker)(
+        await AdministerUserHandler(world.uow, world.revoker, world.clock)(
             AdministerUser(ada, bob.user_id, is_superuser=True)
         )
     assert not world.store.users[bob.user_id].is_superuser
@@ -67,7 +67,7 @@ async def test_deactivation_ends_the_users_sessions_and_reactivation_allows_sign
     tokens = await world.sign_in()
     ada_id = next(u.id for u in world.store.users.values() if u.email.value == "ada@example.com")
     world.clock.advance(1)
-    handler = AdministerUserHandler(world.uow, world.revoker)
+    handler = AdministerUserHandler(world.uow, world.revoker, world.clock)
     view = await handler(AdministerUser(root, ada_id, is_active=False))
     assert not view.is_active
     with pytest.raises(TokenRevoked):
@@ -80,6 +80,28 @@ async def test_superuser_deletes_another_user_but_a_user_cannot(world):
     ada, bob = await world.register("ada@x.io"), await world.register("bob@x.io")
     root = await world.register("root@x.io", superuser=True)
     with pytest.raises(PermissionDenied):
-        await DeleteUserHandler(world.uow)(DeleteUser(ada, bob.user_id))
-    await DeleteUserHandler(world.uow)(DeleteUser(root, bob.user_id))
+        await DeleteUserHandler(world.uow, world.revoker)(DeleteUser(ada, bob.user_id))
+    await DeleteUserHandler(world.uow, world.revoker)(DeleteUser(root, bob.user_id))
     assert bob.user_id not in world.store.users
+
+
+async def test_a_promotion_is_seen_at_once_by_authentication_that_remembered_the_user(world):
+    await world.register("ada@example.com")
+    root = await world.register("root@x.io", superuser=True)
+    token = (await world.sign_in()).access_token
+    before = await world.authenticate()(Authenticate(token))
+    assert not before.is_superuser
+    await AdministerUserHandler(world.uow, world.revoker, world.clock)(
+        AdministerUser(root, before.user_id, is_superuser=True)
+    )
+    assert (await world.authenticate()(Authenticate(token))).is_superuser
+
+
+async def test_a_deleted_users_token_stops_working_even_when_remembered(world):
+    actor = await world.register("ada@example.com")
+    token = (await world.sign_in()).access_token
+    await world.authenticate()(Authenticate(token))
+    world.clock.advance(1)
+    await DeleteUserHandler(world.uow, world.revoker)(DeleteUser(actor))
+    with pytest.raises(TokenRevoked):
+        await world.authenticate()(Authenticate(token))
