@@ -16,6 +16,7 @@ from domain.events import (
     ItemDeleted,
     ItemEvent,
     ItemUpdated,
+    UserChanged,
 )
 
 _ITEM_EVENTS: dict[str, type[ItemEvent]] = {
@@ -55,6 +56,8 @@ def encode_event(event: DomainEvent) -> bytes:
     """An event as JSON bytes."""
     if isinstance(event, ItemEvent):
         body: dict[str, Any] = {"item": item_to_dict(event.item)}
+    elif isinstance(event, UserChanged):
+        body = {"user_id": str(event.user_id)}
     else:
         body = {
             "user_id": str(event.user_id),
@@ -68,6 +71,8 @@ def decode_event(raw: bytes) -> DomainEvent:
     """The inverse of encode_event. Raises ValueError (or KeyError) on a foreign message."""
     data = orjson.loads(raw)
     occurred_at = datetime.fromisoformat(data["occurred_at"])
+    if data["type"] == "user.changed":
+        return UserChanged(UUID(data["user_id"]), occurred_at)
     if data["type"] == "access.revoked":
         return AccessRevoked(
             UUID(data["user_id"]), occurred_at, data["token_id"], data["keep_token_id"]

@@ -23,7 +23,7 @@ from adapters.redis.denylist import RedisTokenDenylist
 from adapters.redis.events import RedisEventBus
 from application.dto import ItemView
 from application.ports import AccessClaims, RateLimit
-from domain.events import AccessRevoked, ItemCreated
+from domain.events import AccessRevoked, ItemCreated, UserChanged
 
 BACKENDS = ["memory", "redis"]
 
@@ -166,14 +166,15 @@ async def test_the_bus_delivers_events_to_every_subscriber_in_order(bus):
     now = SystemClock().now()
     events = [ItemCreated(_view(version=n + 1), now) for n in range(3)]
     events.append(AccessRevoked(uuid4(), now, token_id="jti"))
+    events.append(UserChanged(uuid4(), now))
     for event in events:
         await bus.publish(event)
-    await _until(lambda: len(got[0]) == len(got[1]) == 4)
+    await _until(lambda: len(got[0]) == len(got[1]) == 5)
     assert got[0] == got[1] == events
     unsubscribe[0]()
     await bus.publish(events[0])
-    await _until(lambda: len(got[1]) == 5)
-    assert len(got[0]) == 4
+    await _until(lambda: len(got[1]) == 6)
+    assert len(got[0]) == 5
 
 
 async def _append(bucket: list, event) -> None:
