@@ -35,7 +35,7 @@ async def item(request: Request) -> Response:
         row = await conn.fetchrow(QUERY, UUID(request.path_params["item_id"]))
     if row is None:
         return Response(status_code=404)
-    return Response(orjson.dumps(dict(row)), media_type="application/json")
+    return Response(orjson.dumps(dict(row), default=str), media_type="application/json")
 
 
 app = Starlette(routes=[Route("/items/{item_id}", item)], lifespan=lifespan)

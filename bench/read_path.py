@@ -77,11 +77,14 @@ async def seed(base: str) -> tuple[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--database-url", required=True)
+    parser.add_argument("--redis-url", help="serve Portico scaled-out style (Redis adapters)")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
     env = {"DATABASE_URL": args.database_url, "ENVIRONMENT": "test", "BCRYPT_ROUNDS": "4",
            "ACCESS_TOKEN_TTL_SECONDS": "3600", "LOGIN_LIMIT_PER_ADDRESS": "1000"}
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
     subprocess.run([sys.executable, "-m", "entrypoints.cli", "migrate"], cwd=ROOT,
                    env={**os.environ, **env}, check=True, capture_output=True)
     with server("entrypoints.http.asgi:create", env, free_port(), factory=True) as base:
