@@ -57,9 +57,14 @@ async def _next(ws, timeout: float = 2.0) -> dict:
 
 
 async def _closed_with(ws, timeout: float = 2.0) -> int:
-    with pytest.raises(WebSocketDisconnect) as closed:
-        for _ in range(100):
+    """Read until the server closes the socket; return the close code."""
+
+    async def read_until_closed() -> None:
+        while True:
             await ws.receive_text(timeout=timeout)
+
+    with pytest.raises(WebSocketDisconnect) as closed:
+        await read_until_closed()
     return closed.value.code
 
 
