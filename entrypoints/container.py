@@ -8,6 +8,7 @@ per request that could be built once.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -25,13 +26,16 @@ from adapters.redis.client import RedisHealthCheck, create_client
 from adapters.redis.denylist import RedisTokenDenylist
 from adapters.redis.events import RedisEventBus
 from adapters.smtp.senders import LoggingEmailSender, SmtpEmailSender
+from adapters.sqlalchemy.denylist import SqlAlchemyTokenDenylist
 from adapters.sqlalchemy.engine import create_engine, session_factory
 from adapters.sqlalchemy.health import SqlAlchemyHealthCheck
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.cache import CachedItemReader, CacheUpdater, FanOutPublisher
 from application.cursors import CursorCodec
+from application.errors import DependencyUnavailable
 from application.ports import RateLimit
+from application.revocations import MirroredDenylist
 from application.use_cases.accounts.authenticate import AuthenticateHandler, KnownUsers
 from application.use_cases.accounts.change_password import ChangePasswordHandler
 from application.use_cases.accounts.create_superuser import CreateSuperuserHandler
@@ -59,6 +63,8 @@ from application.use_cases.users.get_user import GetUserHandler
 from application.use_cases.users.list_users import ListUsersHandler
 from application.use_cases.users.update_profile import UpdateProfileHandler
 from entrypoints.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def _derived_key(secret: str, purpose: str) -> bytes:
@@ -142,10 +148,15 @@ class Container(containers.DeclarativeContainer):
     cursors = providers.Singleton(
         CursorCodec, providers.Callable(_derived_key, settings.provided.secret_key, "cursor")
     )
-    denylist = providers.Selector(
-        shared_state,
-        memory=providers.Singleton(InMemoryTokenDenylist, clock),
-        redis=providers.Singleton(RedisTokenDenylist, redis, clock),
+    denylist = providers.Singleton(
+        MirroredDenylist,
+        providers.Singleton(SqlAlchemyTokenDenylist, engine, clock),
+        providers.Selector(
+            shared_state,
+            memory=providers.Singleton(InMemoryTokenDenylist, clock),
+            redis=providers.Singleton(RedisTokenDenylist, redis, clock),
+        ),
+        clock,
     )
     rate_limiter = providers.Singleton(
         LimitsRateLimiter,
@@ -215,6 +226,10 @@ async def open_resources(container: Container) -> None:
     bus = container.event_bus()
     bus.subscribe(container.known_users().forget)
     await bus.start()
+    try:
+        await container.denylist().refill()
+    except DependencyUnavailable:  # the first check refills it once the stores are back
+        log.warning("could not load the denylist at start-up")
 
 
 async def close_resources(container: Container) -> None:

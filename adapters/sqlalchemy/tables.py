@@ -131,3 +131,14 @@ password_reset_tokens = Table(
     Column("used_at", UtcDateTime, nullable=True),
     Index(None, "user_id"),
 )
+
+access_revocations = Table(
+    "access_revocations",
+    metadata,
+    # "token:<jti>" or "user:<id>": one row per revoked token, one per user-wide revocation.
+    Column("key", String(200), primary_key=True),
+    Column("issued_before", UtcDateTime, nullable=True),
+    Column("keep_token_id", String(200), nullable=True),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index(None, "expires_at"),
+)

@@ -1,5 +1,6 @@
 """Session ports: refresh-token and reset-token stores, and the access-token denylist."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -74,4 +75,24 @@ class TokenDenylist(Protocol):
 
     async def is_revoked(self, claims: AccessClaims) -> bool:
         """Return whether the token is revoked. Raises DependencyUnavailable."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """One live denylist entry: a token (`token_id`), or a user's tokens issued before
+    `issued_before` but `keep_token_id`; it matters until `expires_at`."""
+
+    expires_at: datetime
+    token_id: str | None = None
+    user_id: UUID | None = None
+    issued_before: datetime | None = None
+    keep_token_id: str | None = None
+
+
+class DurableTokenDenylist(TokenDenylist, Protocol):
+    """A denylist that survives restarts and outages of the faster one, and can list itself."""
+
+    async def active(self) -> list[Revocation]:
+        """Return every entry that has not expired yet. Raises DependencyUnavailable."""
         ...

@@ -12,12 +12,13 @@ from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.migrate import downgrade, downgrade_async, upgrade, upgrade_async
 from adapters.sqlalchemy.tables import metadata
 
-TABLES = {"users", "items", "refresh_tokens", "password_reset_tokens"}
+TABLES = {"users", "items", "refresh_tokens", "password_reset_tokens", "access_revocations"}
 INDEXES = {
     "users": {"ix_users_created_at_id"},
     "items": {"ix_items_owner_id_created_at_id", "ix_items_owner_id_id"},
     "refresh_tokens": {"ix_refresh_tokens_family_id", "ix_refresh_tokens_user_id"},
     "password_reset_tokens": {"ix_password_reset_tokens_user_id"},
+    "access_revocations": {"ix_access_revocations_expires_at"},
 }
 
 
