@@ -21,9 +21,14 @@ from adapters.redis.cache import RedisItemCache
 from adapters.redis.client import create_client
 from adapters.redis.denylist import RedisTokenDenylist
 from adapters.redis.events import RedisEventBus
+from adapters.sqlalchemy.denylist import SqlAlchemyTokenDenylist
+from adapters.sqlalchemy.engine import create_engine
+from adapters.sqlalchemy.migrate import upgrade_async
+from adapters.sqlalchemy.tables import access_revocations
 from application.dto import ItemView
 from application.ports import AccessClaims, RateLimit
 from domain.events import AccessRevoked, ItemCreated, UserChanged
+from tests.contract.databases import sqlite_url
 
 BACKENDS = ["memory", "redis"]
 
@@ -50,11 +55,30 @@ def clock() -> SystemClock:
     return SystemClock()
 
 
-@pytest.fixture
-def denylist(redis_client, clock):
-    if redis_client is None:
-        return InMemoryTokenDenylist(clock)
-    return RedisTokenDenylist(redis_client, clock)
+@pytest.fixture(params=["memory", "redis", "sqlite", "postgres"])
+async def denylist(request, clock, tmp_path):
+    """Every TokenDenylist adapter: the fast ones and the durable one, on both databases."""
+    kind = request.param
+    if kind == "memory":
+        yield InMemoryTokenDenylist(clock)
+        return
+    if kind == "redis":
+        client = create_client(request.getfixturevalue("redis_url"))
+        await client.flushdb()
+        yield RedisTokenDenylist(client, clock)
+        await client.aclose()
+        return
+    url = (
+        sqlite_url(tmp_path / "denylist.db")
+        if kind == "sqlite"
+        else request.getfixturevalue("contract_postgres_url")
+    )
+    await upgrade_async(url)
+    engine = create_engine(url, pool_size=2, max_overflow=0)
+    async with engine.begin() as conn:
+        await conn.execute(access_revocations.delete())
+    yield SqlAlchemyTokenDenylist(engine, clock)
+    await engine.dispose()
 
 
 def _claims(clock, user_id=None, token_id=None, issued_offset=0.0) -> AccessClaims:
@@ -72,6 +96,13 @@ async def test_a_revoked_token_is_revoked_and_others_are_not(denylist, clock):
     await denylist.revoke_token(revoked.token_id, revoked.expires_at)
     assert await denylist.is_revoked(revoked)
     assert not await denylist.is_revoked(other)
+
+
+async def test_a_second_revocation_of_one_token_is_harmless(denylist, clock):
+    revoked = _claims(clock)
+    await denylist.revoke_token(revoked.token_id, revoked.expires_at)
+    await denylist.revoke_token(revoked.token_id, revoked.expires_at)
+    assert await denylist.is_revoked(revoked)
 
 
 async def test_revoking_a_user_spares_the_kept_token_and_later_ones(denylist, clock):
