@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -26,6 +28,10 @@ def create_client(url: str, *, timeout: float = 1.0, max_connections: int = 50) 
         max_connections=max_connections,
         health_check_interval=15,
         decode_responses=False,
+        # Once, at once, on a dropped connection only: a pooled connection that went stale
+        # while Redis restarted is reopened instead of failing a request. (Not on timeouts:
+        # a dead Redis still costs a request one `timeout` at most.)
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     )
 
 

@@ -1,0 +1,353 @@
+"""Real processes for the multi-process tests: Portico API instances and a Redis of one's own.
+
+An `ApiServer` is `uvicorn entrypoints.http.asgi:create --factory` in a child Python (no `uv`),
+configured only through its environment, with its output in a log file that is shown when a
+test fails. Everything started here is stopped by the fixture that started it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
+
+from adapters.sqlalchemy.migrate import upgrade
+from tests.contract.databases import create_database, drop_database, run_blocking
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT_SECONDS = 20.0
+STOP_TIMEOUT_SECONDS = 10.0
+SECRET_KEY = "scale-out-test-secret-0123456789abcdef0123456789"
+LOG_TAIL_LINES = 80
+
+
+def free_port() -> int:
+    """A loopback TCP port that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def api_environment(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """The environment of an API process: this one's, with these settings over it."""
+    settings = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "ENVIRONMENT": "test",
+        "SECRET_KEY": SECRET_KEY,
+        "BCRYPT_ROUNDS": "4",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+    return {**os.environ, **settings, "PYTHONUNBUFFERED": "1"}
+
+
+class ApiServer:
+    """One API process on a loopback port; `start`, `wait_ready`, `stop`."""
+
+    def __init__(self, name: str, env: Mapping[str, str], log_dir: Path) -> None:
+        self.name, self.env = name, dict(env)
+        self.port = free_port()
+        self.log_path = log_dir / f"api-{name}.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/api/v1/ws"
+
+    def start(self) -> None:
+        command = [
+            sys.executable, "-m", "uvicorn", "entrypoints.http.asgi:create", "--factory",
+            "--host", "127.0.0.1", "--port", str(self.port), "--loop", "uvloop",
+            "--http", "httptools", "--no-access-log",
+        ]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> None:
+        """Return once `/health/ready` answers 200; fail the test with the log otherwise."""
+        deadline, last = time.monotonic() + timeout, "no answer"
+        with httpx.Client(base_url=self.url, timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self._process is not None and self._process.poll() is not None:
+                    self.fail(f"exited with status {self._process.returncode} while starting")
+                try:
+                    response = client.get("/health/ready")
+                except httpx.TransportError as exc:
+                    last = repr(exc)
+                else:
+                    if response.status_code == 200:
+                        return
+                    last = f"{response.status_code} {response.text}"
+                time.sleep(0.05)
+        self.fail(f"not ready after {timeout:.0f} s (last answer: {last})")
+
+    def stop(self) -> None:
+        """Terminate the process (SIGTERM, then SIGKILL after a grace period)."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def log(self, since: int = 0) -> str:
+        """The process's output from byte offset `since`, at most its last lines."""
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(since)
+                text = log.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-LOG_TAIL_LINES:])
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def fail(self, reason: str) -> None:
+        pytest.fail(f"API process {self.name} {reason}; its output:\n{self.log()}", pytrace=False)
+
+
+@contextmanager
+def running_api_servers(
+    names: list[str], env: Mapping[str, str], log_dir: Path
+) -> Iterator[list[ApiServer]]:
+    """Start one process per name in parallel, wait until each is ready, stop them all after."""
+    servers = [ApiServer(name, env, log_dir) for name in names]
+    try:
+        for server in servers:
+            server.start()
+        for server in servers:
+            server.wait_ready()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@contextmanager
+def logs_shown_on_failure(
+    request: pytest.FixtureRequest, servers: list[ApiServer]
+) -> Iterator[None]:
+    """Print what the servers logged during a test, if the test failed (pytest shows it)."""
+    offsets = [server.log_size() for server in servers]
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed_before:
+        for server, offset in zip(servers, offsets, strict=True):
+            print(f"----- API process {server.name} during the test -----\n{server.log(offset)}")
+
+
+@contextmanager
+def migrated_database(postgres_url: str, purpose: str) -> Iterator[str]:
+    """A fresh PostgreSQL database at the latest revision; dropped afterwards."""
+    url = run_blocking(create_database(postgres_url, purpose))
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        run_blocking(drop_database(postgres_url, url))
+
+
+def flush_redis(url: str) -> None:
+    """Empty the Redis database at `url`."""
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+class RedisServer:
+    """A redis-server of the test's own on a fixed loopback port, which it may kill and restart."""
+
+    def __init__(self, binary: str, directory: Path) -> None:
+        self.binary, self.directory = binary, directory
+        self.port = free_port()
+        self.log_path = directory / "redis.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start on `self.port` (the same port every time) and return once it answers PING."""
+        if self._process is not None and self._process.poll() is None:
+            return  # already running: a second one could not bind, and would leak this one
+        command = [
+            self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+            "--appendonly", "no", "--dir", str(self.directory), "--daemonize", "no",
+        ]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                break
+            if self.answers():
+                return
+            time.sleep(0.02)
+        self.kill()
+        pytest.fail(f"redis-server did not start:\n{self.log_path.read_text()}", pytrace=False)
+
+    def answers(self) -> bool:
+        """Whether the server answers PING now."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def save(self) -> None:
+        """Write its data to disk (SAVE), to be loaded by the next `start`."""
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        try:
+            client.save()
+        finally:
+            client.close()
+
+    def kill(self, *, keep_saved: bool = False) -> None:
+        """Stop it the hard way (SIGKILL: a crash) and wait until it is gone. The next start
+        is empty, unless `keep_saved` keeps what `save` wrote for it to load."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        if not keep_saved:
+            (self.directory / "dump.rdb").unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Talking to them as a client would
+# ---------------------------------------------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+EVENT_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Account:
+    """A signed-in user: who, and the access token to act as them."""
+
+    id: str
+    email: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def http_client(server: ApiServer) -> httpx.AsyncClient:
+    """An HTTP client for one server (no proxies from the environment)."""
+    return httpx.AsyncClient(base_url=server.url, timeout=10.0, trust_env=False)
+
+
+def unique_email(who: str) -> str:
+    return f"{who}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+async def sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> str:
+    """The password grant; returns the access token."""
+    return (await grant(client, email, password))["access_token"]
+
+
+async def grant(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict[str, str]:
+    """The password grant; returns the token response."""
+    form = {"grant_type": "password", "username": email, "password": password}
+    response = await client.post("/api/v1/auth/token", data=form)
+    assert response.status_code == 200, response.text
+    tokens: dict[str, str] = response.json()
+    return tokens
+
+
+async def sign_up(client: httpx.AsyncClient, who: str) -> Account:
+    """Register a new user and sign in."""
+    email = unique_email(who)
+    body = {"email": email, "password": PASSWORD}
+    response = await client.post("/api/v1/auth/register", json=body)
+    assert response.status_code == 201, response.text
+    tokens = await grant(client, email)
+    return Account(response.json()["id"], email, tokens["access_token"], tokens["refresh_token"])
+
+
+class EventSocket:
+    """A client of `WS /api/v1/ws` that has been told `ready`."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+
+    async def next_message(self, timeout: float = EVENT_TIMEOUT_SECONDS) -> dict[str, Any]:
+        """The next message; fails the test if none comes within `timeout`."""
+        message = await self.message_within(timeout)
+        if message is None:
+            pytest.fail(f"no WebSocket message within {timeout} s", pytrace=False)
+        return message
+
+    async def message_within(self, timeout: float) -> dict[str, Any] | None:
+        """The next message if one comes within `timeout`, else None."""
+        try:
+            raw = await asyncio.wait_for(self.connection.recv(), timeout)
+        except TimeoutError:
+            return None
+        message: dict[str, Any] = json.loads(raw)
+        return message
+
+    async def close_code(self, timeout: float = EVENT_TIMEOUT_SECONDS) -> int | None:
+        """Read (and drop) messages until the server closes the socket; its close code."""
+
+        async def drain() -> None:
+            with contextlib.suppress(ConnectionClosed):
+                while True:
+                    await self.connection.recv()
+
+        try:
+            await asyncio.wait_for(drain(), timeout)
+        except TimeoutError:
+            pytest.fail(f"the server did not close the WebSocket within {timeout} s", pytrace=False)
+        return self.connection.close_code
+
+
+@contextlib.asynccontextmanager
+async def event_socket(server: ApiServer, access_token: str) -> AsyncIterator[EventSocket]:
+    """A WebSocket to `server`, authenticated by header, past its `ready` message."""
+    async with ws_connect(
+        server.ws_url,
+        additional_headers={"Authorization": f"Bearer {access_token}"},
+        proxy=None,
+        open_timeout=5,
+        close_timeout=2,
+    ) as connection:
+        socket_ = EventSocket(connection)
+        assert await socket_.next_message() == {"type": "ready"}
+        yield socket_
