@@ -14,16 +14,27 @@ from fastapi.security import OAuth2PasswordBearer
 
 from application.dto import Actor
 from application.errors import AuthenticationFailed
+from application.ports import EmailSender as EmailSenderPort
 from application.use_cases.accounts.authenticate import Authenticate, AuthenticateHandler
+from application.use_cases.accounts.change_password import ChangePasswordHandler
 from application.use_cases.accounts.get_current_user import GetCurrentUserHandler
+from application.use_cases.accounts.logout import LogoutHandler
 from application.use_cases.accounts.password_grant import PasswordGrantHandler
+from application.use_cases.accounts.password_recovery import RequestPasswordRecoveryHandler
+from application.use_cases.accounts.refresh_grant import RefreshGrantHandler
 from application.use_cases.accounts.register_user import RegisterUserHandler
+from application.use_cases.accounts.reset_password import ResetPasswordHandler
 from application.use_cases.items.create_item import CreateItemHandler
 from application.use_cases.items.delete_item import DeleteItemHandler
 from application.use_cases.items.get_item import GetItemHandler
 from application.use_cases.items.list_items import ListItemsHandler
 from application.use_cases.items.list_items_by_cursor import ListItemsByCursorHandler
 from application.use_cases.items.update_item import UpdateItemHandler
+from application.use_cases.users.administer_user import AdministerUserHandler
+from application.use_cases.users.delete_user import DeleteUserHandler
+from application.use_cases.users.get_user import GetUserHandler
+from application.use_cases.users.list_users import ListUsersHandler
+from application.use_cases.users.update_profile import UpdateProfileHandler
 from entrypoints.http.clients import ClientAddressResolver
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
@@ -72,7 +83,20 @@ ClientAddress = Annotated[str, Depends(client_address)]
 
 RegisterUser = Annotated[RegisterUserHandler, Depends(_from_container("register_user"))]
 PasswordGrant = Annotated[PasswordGrantHandler, Depends(_from_container("password_grant"))]
+RefreshGrant = Annotated[RefreshGrantHandler, Depends(_from_container("refresh_grant"))]
+Logout = Annotated[LogoutHandler, Depends(_from_container("logout"))]
+RequestPasswordRecovery = Annotated[
+    RequestPasswordRecoveryHandler, Depends(_from_container("request_password_recovery"))
+]
+ResetPassword = Annotated[ResetPasswordHandler, Depends(_from_container("reset_password"))]
+EmailSender = Annotated[EmailSenderPort, Depends(_from_container("email_sender"))]
 GetCurrentUser = Annotated[GetCurrentUserHandler, Depends(_from_container("get_current_user"))]
+UpdateProfile = Annotated[UpdateProfileHandler, Depends(_from_container("update_profile"))]
+ChangePassword = Annotated[ChangePasswordHandler, Depends(_from_container("change_password"))]
+DeleteUser = Annotated[DeleteUserHandler, Depends(_from_container("delete_user"))]
+GetUser = Annotated[GetUserHandler, Depends(_from_container("get_user"))]
+ListUsers = Annotated[ListUsersHandler, Depends(_from_container("list_users"))]
+AdministerUser = Annotated[AdministerUserHandler, Depends(_from_container("administer_user"))]
 CreateItem = Annotated[CreateItemHandler, Depends(_from_container("create_item"))]
 GetItem = Annotated[GetItemHandler, Depends(_from_container("get_item"))]
 ListItems = Annotated[ListItemsHandler, Depends(_from_container("list_items"))]

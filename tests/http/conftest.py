@@ -9,6 +9,7 @@ emails) and assert only on data they made.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -19,10 +20,13 @@ import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
 from dependency_injector import providers
+from starlette.types import ASGIApp
 
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.sqlalchemy.migrate import upgrade_async
+from application.errors import DependencyUnavailable
+from application.ports import EmailMessage
 from application.use_cases.accounts.create_superuser import CreateSuperuser
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
@@ -33,13 +37,14 @@ LOGIN_LIMIT_PER_ACCOUNT = 5
 
 
 def test_settings(database_url: str, **overrides: object) -> Settings:
-    """Fast, isolated settings: cheap bcrypt, generous per-address login limit."""
+    """Fast, isolated settings: cheap bcrypt, generous per-address login and recovery limits."""
     values: dict[str, object] = {
         "environment": "test",
         "database_url": database_url,
         "bcrypt_rounds": 4,
         "login_limit_per_address": 10_000,
         "login_limit_per_account": LOGIN_LIMIT_PER_ACCOUNT,
+        "recovery_limit_per_address": 10_000,
         "cors_origins": ["https://app.example"],
         **overrides,
     }
@@ -85,13 +90,18 @@ async def container(backend: str, database_url: str) -> Container:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the module's app, whose lifespan runs around the whole module."""
-    app = create_app(container)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+async def app(container: Container) -> AsyncIterator[ASGIApp]:
+    """The module's app, whose lifespan runs around the whole module."""
+    async with LifespanManager(create_app(container)) as manager:
+        yield manager.app
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def client(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the module's app."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
 
 
 @dataclass(frozen=True)
@@ -108,16 +118,51 @@ def unique_email(prefix: str = "user") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
 
 
-async def _sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> str:
+async def grant_tokens(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD
+) -> dict[str, str]:
+    """Signs in with the password grant; returns the token response (access and refresh)."""
     form = {"grant_type": "password", "username": email, "password": password}
     response = await client.post("/api/v1/auth/token", data=form)
     assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
+    return dict(response.json())
+
+
+async def _sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> str:
+    return (await grant_tokens(client, email, password))["access_token"]
+
+
+def bearer(access_token: str) -> dict[str, str]:
+    """The headers that authenticate with this access token."""
+    return {"Authorization": f"Bearer {access_token}"}
+
+
+class RecordingEmailSender:
+    """An EmailSender that keeps what it is asked to send (or fails, when told to)."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self.failing = False
+
+    async def send(self, message: EmailMessage) -> None:
+        if self.failing:
+            raise DependencyUnavailable("the mail server is unavailable")
+        self.sent.append(message)
+
+    def to(self, address: str) -> list[EmailMessage]:
+        """The messages sent to this address."""
+        return [message for message in self.sent if message.to == address]
 
 
 @pytest.fixture
 def email() -> str:
     """An address no one has registered yet."""
+    return unique_email()
+
+
+@pytest.fixture
+def new_email() -> str:
+    """Another address no one has registered yet."""
     return unique_email()
 
 
@@ -184,8 +229,9 @@ OwnClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 def own_client(tmp_path_factory: pytest.TempPathFactory) -> OwnClient:
     """A client of an app of the test's own, for settings or overrides the module's cannot have.
 
-    `own_client(database_url=None, migrate=True, configure=None, **settings)`; app exceptions
-    are answered, not raised, so a test sees the 500 a client would.
+    `own_client(database_url=None, migrate=True, configure=None, peer=None, **settings)`; app
+    exceptions are answered, not raised, so a test sees the 500 a client would. `peer` is the
+    TCP peer's `(host, port)` the app sees (httpx's default is `127.0.0.1`).
     """
 
     @asynccontextmanager
@@ -193,6 +239,7 @@ def own_client(tmp_path_factory: pytest.TempPathFactory) -> OwnClient:
         database_url: str | None = None,
         migrate: bool = True,
         configure: Callable[[Container], None] | None = None,
+        peer: tuple[str, int] | None = None,
         **overrides: object,
     ) -> AsyncIterator[httpx.AsyncClient]:
         url = database_url or f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('own')}/t.db"
@@ -202,7 +249,9 @@ def own_client(tmp_path_factory: pytest.TempPathFactory) -> OwnClient:
         if configure is not None:
             configure(container)
         app = create_app(container)
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        transport = httpx.ASGITransport(
+            app=app, raise_app_exceptions=False, client=peer or ("127.0.0.1", 123)
+        )
         async with (
             LifespanManager(app),
             httpx.AsyncClient(transport=transport, base_url="http://test") as client,
@@ -210,3 +259,18 @@ def own_client(tmp_path_factory: pytest.TempPathFactory) -> OwnClient:
             yield client
 
     return make
+
+
+@pytest.fixture(scope="module")
+def mailbox(container: Container) -> RecordingEmailSender:
+    """Catches the module app's outgoing mail (the container's `email_sender`, overridden)."""
+    sender = RecordingEmailSender()
+    container.email_sender.override(providers.Object(sender))
+    return sender
+
+
+def reset_token_in(message: EmailMessage) -> str:
+    """The reset token a recovery mail carries."""
+    match = re.search(r"Reset token: (\S+)", message.body)
+    assert match is not None, message.body
+    return match.group(1)

@@ -12,6 +12,14 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PROTECTED = {
     ("get", "/api/v1/users/me"): {"200", "401"},
+    ("patch", "/api/v1/users/me"): {"200", "401", "409", "422"},
+    ("post", "/api/v1/users/me/password"): {"204", "400", "401", "422"},
+    ("delete", "/api/v1/users/me"): {"204", "401"},
+    ("get", "/api/v1/users"): {"200", "401", "403", "422"},
+    ("get", "/api/v1/users/{user_id}"): {"200", "401", "404", "422"},
+    ("patch", "/api/v1/users/{user_id}"): {"200", "401", "403", "404", "422"},
+    ("delete", "/api/v1/users/{user_id}"): {"204", "401", "403", "404", "422"},
+    ("post", "/api/v1/auth/logout"): {"204", "401", "422"},
     ("post", "/api/v1/items"): {"201", "401", "422"},
     ("get", "/api/v1/items"): {"200", "401", "422"},
     ("get", "/api/v1/items/{item_id}"): {"200", "304", "401", "404", "422"},
@@ -26,6 +34,9 @@ PROTECTED = {
 PUBLIC = {
     ("post", "/api/v1/auth/register"): {"201", "409", "422"},
     ("post", "/api/v1/auth/token"): {"200", "400", "429"},
+    ("post", "/api/v1/auth/refresh"): {"200", "400", "422"},
+    ("post", "/api/v1/auth/password-recovery"): {"202", "422", "429"},
+    ("post", "/api/v1/auth/password-reset"): {"204", "400", "422"},
     ("get", "/health/live"): {"200"},
     ("get", "/health/ready"): {"200", "503"},
 }
@@ -87,15 +98,45 @@ async def test_documents_problems_as_problem_json_except_at_the_token_endpoint(
     )
     assert list(token["responses"]["400"]["content"]) == ["application/json"]
     assert "application/x-www-form-urlencoded" in token["requestBody"]["content"]
+    refresh = schema["paths"]["/api/v1/auth/refresh"]["post"]["responses"]
+    assert refresh["400"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/OAuthErrorOut"
+    )
+
+
+async def test_documents_both_grants_of_the_token_endpoint(schema: dict[str, Any]):
+    form = schema["paths"]["/api/v1/auth/token"]["post"]["requestBody"]["content"][
+        "application/x-www-form-urlencoded"
+    ]["schema"]
+
+    assert set(form["properties"]["grant_type"]["enum"]) == {"password", "refresh_token"}
+    assert {"username", "password", "refresh_token"} <= set(form["properties"])
+
+
+async def test_documents_that_patch_fields_may_be_omitted_but_never_null(
+    schema: dict[str, Any],
+):
+    schemas = schema["components"]["schemas"]
+
+    for name, fields in (
+        ("ProfilePatch", ("full_name", "email")),
+        ("UserAdminPatch", ("full_name", "is_active", "is_superuser")),
+    ):
+        for field in fields:
+            prop = schemas[name]["properties"][field]
+            assert "anyOf" not in prop and "default" not in prop, (name, field)
 
 
 async def test_documents_examples_and_never_a_password_hash(schema: dict[str, Any]):
     schemas = schema["components"]["schemas"]
 
-    for name in ("UserOut", "ItemOut", "TokenOut", "RegisterIn", "ItemCreate"):
+    bodies = ["RegisterIn", "ItemCreate", "ProfilePatch", "PasswordChangeIn", "UserAdminPatch"]
+    bodies += ["RefreshIn", "LogoutIn", "RecoveryIn", "ResetIn"]
+    for name in ("UserOut", "ItemOut", "TokenOut", "OAuthErrorOut", *bodies):
         assert schemas[name]["examples"], name
     assert "hashed_password" not in str(schema)
-    assert schemas["RegisterIn"]["additionalProperties"] is False
+    for name in bodies:
+        assert schemas[name]["additionalProperties"] is False, name
 
 
 async def test_documents_that_an_item_title_may_be_omitted_but_never_null(

@@ -1,20 +1,38 @@
-"""Accounts and sign-in: registration and the OAuth2 token endpoint."""
+"""Accounts and sessions: registration, the OAuth2 token endpoint, refresh, logout, recovery."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 
+from application.ports import EmailMessage, EmailSender
+from application.use_cases.accounts.logout import Logout
 from application.use_cases.accounts.password_grant import PasswordGrant
+from application.use_cases.accounts.password_recovery import RequestPasswordRecovery
+from application.use_cases.accounts.refresh_grant import RefreshGrant
 from application.use_cases.accounts.register_user import RegisterUser
+from application.use_cases.accounts.reset_password import ResetPassword
 from application.use_cases.accounts.sessions import TokensIssued
 from entrypoints.http import deps
+from entrypoints.http.deps import CurrentUser
 from entrypoints.http.oauth import NO_STORE, UnsupportedGrantType, read_form, required
-from entrypoints.http.openapi import header, problems
+from entrypoints.http.openapi import Responses, header, problems
 from entrypoints.http.rendering import JSONBody
-from entrypoints.http.schemas import OAuthErrorOut, RegisterIn, TokenOut, TokenRequest, UserOut
+from entrypoints.http.schemas import (
+    LogoutIn,
+    OAuthErrorOut,
+    RecoveryIn,
+    RefreshIn,
+    RegisterIn,
+    ResetIn,
+    TokenOut,
+    TokenRequest,
+    UserOut,
+)
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 _FORM = "application/x-www-form-urlencoded"
@@ -24,6 +42,8 @@ _TOKEN_DOCS: dict[str, Any] = {
         "content": {_FORM: {"schema": TokenRequest.model_json_schema()}},
     }
 }
+_GRANTED: Responses = {200: {"model": TokenOut, "headers": {"Cache-Control": header("`no-store`")}}}
+_REFUSED = {"model": OAuthErrorOut, "description": "RFC 6749 §5.2: one body for any bad grant."}
 
 
 @router.post(
@@ -47,24 +67,74 @@ async def register(body: RegisterIn, handler: deps.RegisterUser) -> Response:
     response_model=None,
     response_class=JSONBody,
     openapi_extra=_TOKEN_DOCS,
-    responses={
-        200: {"model": TokenOut, "headers": {"Cache-Control": header("`no-store`")}},
-        400: {"model": OAuthErrorOut, "description": "RFC 6749 §5.2: one body for any bad login."},
-        **problems(429),
-    },
+    responses={**_GRANTED, 400: _REFUSED, **problems(429)},
 )
 async def token(
-    request: Request, client: deps.ClientAddress, password_grant: deps.PasswordGrant
+    request: Request,
+    client: deps.ClientAddress,
+    password_grant: deps.PasswordGrant,
+    refresh_grant: deps.RefreshGrant,
 ) -> Response:
-    """OAuth2 token endpoint (form-encoded, RFC 6749 §4.3). Errors are RFC 6749 §5.2 bodies."""
+    """OAuth2 token endpoint (form-encoded): the password grant (RFC 6749 §4.3) and the
+    refresh grant (§6; the refresh token is rotated). Errors are RFC 6749 §5.2 bodies."""
     form = await read_form(request)
     match required(form, "grant_type"):
         case "password":
             username, password = required(form, "username"), required(form, "password")
             issued = await password_grant(PasswordGrant(username, password, client))
+        case "refresh_token":
+            issued = await refresh_grant(RefreshGrant(required(form, "refresh_token")))
         case other:
             raise UnsupportedGrantType(f"the {other!r} grant type is not supported")
     return _tokens(issued)
+
+
+@router.post(
+    "/refresh",
+    response_model=None,
+    response_class=JSONBody,
+    responses={**_GRANTED, 400: _REFUSED, **problems(422)},
+)
+async def refresh(body: RefreshIn, handler: deps.RefreshGrant) -> Response:
+    """Trade a refresh token for a new pair (it works once: a reused one ends its session)."""
+    return _tokens(await handler(RefreshGrant(body.refresh_token)))
+
+
+@router.post("/logout", status_code=204, responses=problems(401, 422))
+async def logout(
+    actor: CurrentUser, handler: deps.Logout, body: LogoutIn | None = None
+) -> Response:
+    """End this session at once: the access token, and its refresh family (and that of the
+    refresh token sent, if it is the caller's). The body may be empty."""
+    await handler(Logout(actor, body.refresh_token if body else None))
+    return Response(status_code=204)
+
+
+@router.post(
+    "/password-recovery",
+    status_code=202,
+    responses={202: {"description": "Whether or not it is an account's."}, **problems(422, 429)},
+)
+async def password_recovery(
+    body: RecoveryIn,
+    client: deps.ClientAddress,
+    handler: deps.RequestPasswordRecovery,
+    sender: deps.EmailSender,
+    tasks: BackgroundTasks,
+) -> Response:
+    """Mail a single-use reset token to the address if it is an active account's. The answer
+    is the same either way, also for a string that is not an email address."""
+    requested = await handler(RequestPasswordRecovery(body.email, client))
+    for message in requested.outbox:
+        tasks.add_task(_deliver, sender, message)
+    return Response(status_code=202)
+
+
+@router.post("/password-reset", status_code=204, responses=problems(400, 422))
+async def password_reset(body: ResetIn, handler: deps.ResetPassword) -> Response:
+    """Set a new password with a reset token (once); every session of the user ends."""
+    await handler(ResetPassword(body.token, body.new_password))
+    return Response(status_code=204)
 
 
 def _tokens(issued: TokensIssued) -> Response:
@@ -75,3 +145,12 @@ def _tokens(issued: TokensIssued) -> Response:
         "refresh_token": issued.refresh_token,
     }
     return JSONBody(body, headers=NO_STORE)
+
+
+async def _deliver(sender: EmailSender, message: EmailMessage) -> None:
+    """Send one mail after the response: a failure is logged, never shown to the client
+    (who must not learn from it whether the address is an account's)."""
+    try:
+        await sender.send(message)
+    except Exception:
+        log.exception("could not send the %r mail", message.subject)

@@ -1,19 +1,47 @@
-"""Bodies of the account endpoints: registration, users, the OAuth2 token endpoint."""
+"""Bodies of the account endpoints: registration, profiles, passwords, administration."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.users import MAX_EMAIL_CHARS, MAX_FULL_NAME_CHARS, MIN_PASSWORD_CHARS
-from entrypoints.http.schemas.common import TIMESTAMP_EXAMPLE, USER_ID_EXAMPLE, Input
+from entrypoints.http.schemas.common import (
+    SECRET,
+    TIMESTAMP_EXAMPLE,
+    USER_ID_EXAMPLE,
+    Input,
+    Patch,
+    absent_is_not_null,
+)
 
 # Any string over 72 characters is over 72 UTF-8 bytes: this bound never refuses a password the
 # domain's policy (which also counts bytes) would accept, and it caps the work spent on one.
 MAX_PASSWORD_CHARS = 72
+
+
+def new_password_field() -> Any:
+    """A password that must meet the policy (checked again, in bytes, by the domain)."""
+    return Field(
+        min_length=MIN_PASSWORD_CHARS,
+        max_length=MAX_PASSWORD_CHARS,
+        description="8 characters to 72 bytes of UTF-8 (a longer one is refused, never cut).",
+        json_schema_extra=SECRET,
+    )
+
+
+def _omissible(schema: dict[str, Any]) -> None:
+    """An optional field of a PATCH body: absent means unchanged; null is not a value."""
+    absent_is_not_null(schema)
+    schema["description"] = "May be omitted (unchanged), never null."
+
+
+def _omissible_email(schema: dict[str, Any]) -> None:
+    _omissible(schema)
+    schema["format"] = "email"
 
 
 class RegisterIn(Input):
@@ -28,12 +56,7 @@ class RegisterIn(Input):
     )
 
     email: str = Field(max_length=MAX_EMAIL_CHARS, json_schema_extra={"format": "email"})
-    password: str = Field(
-        min_length=MIN_PASSWORD_CHARS,
-        max_length=MAX_PASSWORD_CHARS,
-        description="8 characters to 72 bytes of UTF-8 (a longer one is refused, never cut).",
-        json_schema_extra={"format": "password", "writeOnly": True},
-    )
+    password: str = new_password_field()
     full_name: str | None = Field(None, max_length=MAX_FULL_NAME_CHARS)
 
 
@@ -63,48 +86,39 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
-class TokenRequest(BaseModel):
-    """The token endpoint's form (`application/x-www-form-urlencoded`), for the docs only."""
+class ProfilePatch(Patch):
+    """Changes to my own account: an absent field is left alone; neither may be null."""
 
-    grant_type: Literal["password"]
-    username: str = Field(description="The account's email address.")
-    password: str = Field(json_schema_extra={"format": "password"})
-    client_id: str | None = Field(None, description="Accepted and ignored (a public client).")
-    scope: str | None = Field(None, description="Accepted and ignored.")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"full_name": "Ada Lovelace", "email": "ada@example.org"}]}
+    )
+
+    # The defaults are never read: only the fields the client sent are applied.
+    full_name: str = Field("", max_length=MAX_FULL_NAME_CHARS, json_schema_extra=_omissible)
+    email: str = Field("", max_length=MAX_EMAIL_CHARS, json_schema_extra=_omissible_email)
 
 
-class TokenOut(BaseModel):
-    """A successful grant (RFC 6749 §5.1)."""
+class PasswordChangeIn(Input):
+    """My current password, to confirm, and the new one."""
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [
-                {
-                    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.e30.sig",
-                    "token_type": "bearer",
-                    "expires_in": 900,
-                    "refresh_token": None,
-                }
-            ]
+            "examples": [{"current_password": "correct horse", "new_password": "battery staple 42"}]
         }
     )
 
-    access_token: str
-    token_type: Literal["bearer"]
-    expires_in: int
-    refresh_token: str | None
+    current_password: str = Field(json_schema_extra=SECRET)
+    new_password: str = new_password_field()
 
 
-class OAuthErrorOut(BaseModel):
-    """A refused token request (RFC 6749 §5.2)."""
+class UserAdminPatch(Patch):
+    """A superuser's changes to an account: an absent field is left alone; none may be null.
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"error": "invalid_grant", "error_description": "incorrect email or password"}
-            ]
-        }
-    )
+    Deactivating ends every session of the account at once.
+    """
 
-    error: Literal["invalid_request", "invalid_grant", "unsupported_grant_type"]
-    error_description: str
+    model_config = ConfigDict(json_schema_extra={"examples": [{"is_active": False}]})
+
+    full_name: str = Field("", max_length=MAX_FULL_NAME_CHARS, json_schema_extra=_omissible)
+    is_active: bool = Field(False, strict=True, json_schema_extra=_omissible)
+    is_superuser: bool = Field(False, strict=True, json_schema_extra=_omissible)

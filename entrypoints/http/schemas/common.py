@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 USER_ID_EXAMPLE = "0193a5c2-7f3e-7c11-9a2b-1f2e3d4c5b6a"
 ITEM_ID_EXAMPLE = "0193a5c4-01b2-7d4e-8f60-5a4b3c2d1e0f"
 TIMESTAMP_EXAMPLE = "2026-11-24T21:05:03.123456Z"
+SECRET: dict[str, Any] = {"format": "password", "writeOnly": True}
+"""The schema hints of a secret input (a password, a token)."""
 
 
 def absent_is_not_null(schema: dict[str, Any]) -> None:
@@ -20,6 +22,14 @@ class Input(BaseModel):
     """A request body: unknown fields are a 422 (no mass assignment)."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class Patch(Input):
+    """A partial update: only the fields the client sent are applied."""
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent, with their values (an explicit null included)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class Problem(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +13,7 @@ from entrypoints.http.schemas.common import (
     TIMESTAMP_EXAMPLE,
     USER_ID_EXAMPLE,
     Input,
+    Patch,
     absent_is_not_null,
 )
 
@@ -29,7 +29,7 @@ class ItemCreate(Input):
     description: str | None = Field(None, max_length=MAX_DESCRIPTION_CHARS)
 
 
-class ItemPatch(Input):
+class ItemPatch(Patch):
     """The changes to make: an absent field is left alone, `description: null` clears it."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"description": None}]})
@@ -44,10 +44,6 @@ class ItemPatch(Input):
     description: str | None = Field(
         None, max_length=MAX_DESCRIPTION_CHARS, json_schema_extra=absent_is_not_null
     )
-
-    def changes(self) -> dict[str, Any]:
-        """The fields the client sent, with their values (an explicit null included)."""
-        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class ItemOut(BaseModel):
