@@ -54,6 +54,14 @@ class MirroredDenylist:
             log.warning("fast denylist unavailable; checking the database")
             return await self._durable.is_revoked(claims)
 
+    def link_down(self) -> None:
+        """The fast store may lose entries (a restart) unseen: refill it before trusting it."""
+        self._fast_is_complete = False
+
+    async def link_up(self, after_loss: bool) -> None:
+        """Refill now rather than on the next check."""
+        await self.refill()
+
     async def refill(self) -> None:
         """Copy every live durable entry into the fast store (idempotent)."""
         now = self._clock.now()

@@ -225,6 +225,8 @@ async def open_resources(container: Container) -> None:
     keep per-process state in step with other processes."""
     bus = container.event_bus()
     bus.subscribe(container.known_users().forget)
+    for watcher in (container.known_users(), container.denylist(), container.item_cache()):
+        bus.watch(watcher)
     await bus.start()
     try:
         await container.denylist().refill()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from application.ports.events import Subscriber
+from application.ports.events import LinkWatcher, Subscriber
 from domain.events import DomainEvent
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,9 @@ class InProcessEventBus:
         """Register a subscriber; return a function that unregisters it."""
         self._subscribers.append(subscriber)
         return lambda: self._subscribers.remove(subscriber)
+
+    def watch(self, watcher: LinkWatcher) -> None:
+        """An in-process bus never loses its link: nothing to tell."""
 
     async def start(self) -> None:
         """Nothing to connect to in one process."""

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from adapters.redis.client import translated
 from adapters.redis.codec import item_from_dict, item_to_dict
 from application.dto import ItemView
+from application.errors import DependencyUnavailable
 
 _FORGOTTEN = b"-"
 
@@ -32,10 +33,38 @@ class RedisItemCache:
     def __init__(self, client: Redis, ttl_seconds: int, prefix: str = "portico:item") -> None:
         self._client, self._ttl, self._prefix = client, ttl_seconds, prefix
         self._put = client.register_script(_PUT)
+        self._trusted = True
         self.hits = self.misses = 0
+
+    def link_down(self) -> None:
+        """Writes through the cache may be missed from now on: stop using it."""
+        self._trusted = False
+
+    async def link_up(self, after_loss: bool) -> None:
+        """Trust the cache again; after an outage, only once it has been emptied, since a
+        change committed meanwhile may have failed to write through (Redis kept its data)."""
+        if after_loss:
+            await self._flush()
+        self._trusted = True
+
+    @translated
+    async def _flush(self) -> None:
+        batch: list[bytes] = []
+        async for key in self._client.scan_iter(match=f"{self._prefix}:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                await self._client.unlink(*batch)
+                batch = []
+        if batch:
+            await self._client.unlink(*batch)
+
+    def _check_trusted(self) -> None:
+        if not self._trusted:
+            raise DependencyUnavailable("the item cache is not trusted until redis is back")
 
     @translated
     async def get(self, item_id: UUID) -> ItemView | None:
+        self._check_trusted()
         raw = await self._client.get(f"{self._prefix}:{item_id}")
         if raw is None or raw == _FORGOTTEN:
             self.misses += 1
@@ -45,9 +74,11 @@ class RedisItemCache:
 
     @translated
     async def put(self, item: ItemView) -> None:
+        self._check_trusted()
         payload = orjson.dumps(item_to_dict(item))
         await self._put(keys=[f"{self._prefix}:{item.id}"], args=[item.version, payload, self._ttl])
 
     @translated
     async def forget(self, item_id: UUID) -> None:
+        self._check_trusted()
         await self._client.set(f"{self._prefix}:{item_id}", _FORGOTTEN, ex=self._ttl)

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 
 from adapters.redis.client import translated
 from adapters.redis.codec import decode_event, encode_event
-from application.ports.events import Subscriber
+from application.ports.events import LinkWatcher, Subscriber
 from domain.events import DomainEvent
 
 log = logging.getLogger(__name__)
@@ -32,11 +32,15 @@ class RedisEventBus:
         self._client, self._channel = client, channel
         self._subscribers: list[Subscriber] = []
         self._task: asyncio.Task[None] | None = None
+        self._watchers: list[LinkWatcher] = []
         self.connected = asyncio.Event()
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         self._subscribers.append(subscriber)
         return lambda: self._subscribers.remove(subscriber)
+
+    def watch(self, watcher: LinkWatcher) -> None:
+        self._watchers.append(watcher)
 
     @translated
     async def publish(self, event: DomainEvent) -> None:
@@ -56,19 +60,34 @@ class RedisEventBus:
             self._task = None
 
     async def _listen(self) -> None:
-        backoff = 0.1
+        backoff, lost = 0.1, False
         while True:
             try:
                 async with self._client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(self._channel)
-                    self.connected.set()
+                    await self._link_up(lost)
                     backoff = 0.1
                     await self._pump(pubsub)
             except (RedisError, OSError) as exc:
-                self.connected.clear()
+                if self.connected.is_set() or not lost:
+                    self._link_down()
+                lost = True
                 log.warning("event bus lost redis (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, 1.0)
+
+    async def _link_up(self, after_loss: bool) -> None:
+        for watcher in self._watchers:
+            try:
+                await watcher.link_up(after_loss)  # e.g. a cache flush, before it is trusted
+            except Exception:  # the watcher stays distrustful; the bus still delivers events
+                log.exception("%s could not recover from the outage", type(watcher).__name__)
+        self.connected.set()
+
+    def _link_down(self) -> None:
+        self.connected.clear()
+        for watcher in self._watchers:
+            watcher.link_down()
 
     async def _pump(self, pubsub: object) -> None:
         async for message in pubsub.listen():  # type: ignore[attr-defined]

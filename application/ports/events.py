@@ -19,10 +19,30 @@ Subscriber = Callable[[DomainEvent], Awaitable[None]]
 """Receives events; must return quickly (hand slow work to a queue of its own)."""
 
 
+class LinkWatcher(Protocol):
+    """Keeps per-process state honest across outages of the shared event transport.
+
+    While the link is down this process hears no events, so state that events keep fresh
+    (remembered roles, a shared cache, a copy of the denylist) must stop being trusted.
+    """
+
+    def link_down(self) -> None:
+        """The bus lost its transport: events may be missed from now on."""
+        ...
+
+    async def link_up(self, after_loss: bool) -> None:
+        """The bus is (again) hearing every event; `after_loss` when some may have been missed."""
+        ...
+
+
 class EventBus(EventPublisher, Protocol):
     """Publishes events to every process, and delivers every process's events to local
     subscribers (in-process when embedded; Redis pub/sub when scaled out)."""
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Register a local subscriber; return the function that unregisters it."""
+        ...
+
+    def watch(self, watcher: LinkWatcher) -> None:
+        """Tell `watcher` whenever the bus loses or regains its transport."""
         ...

@@ -33,6 +33,7 @@ class KnownUsers:
     def __init__(self, remember_seconds: float = 10.0) -> None:
         self._remember = remember_seconds
         self._roles: dict[UUID, tuple[float, bool]] = {}
+        self._hearing_events = True
 
     def role(self, user_id: UUID, moment: float) -> bool | None:
         """The remembered superuser flag of an active user, or None if not known now."""
@@ -40,10 +41,21 @@ class KnownUsers:
         return known[1] if known is not None and known[0] > moment else None
 
     def remember(self, user_id: UUID, is_superuser: bool, moment: float) -> None:
-        """Remember an active user's role from `moment` on."""
+        """Remember an active user's role from `moment` on (only while events are heard)."""
+        if not self._hearing_events:
+            return
         if len(self._roles) >= MAX_REMEMBERED_USERS:
             self._roles.clear()
         self._roles[user_id] = (moment + self._remember, is_superuser)
+
+    def link_down(self) -> None:
+        """Events that would make it forget may be missed: remember nothing until they flow."""
+        self._hearing_events = False
+        self._roles.clear()
+
+    async def link_up(self, after_loss: bool) -> None:
+        """Events flow again."""
+        self._hearing_events = True
 
     async def forget(self, event: DomainEvent) -> None:
         """Event-bus subscriber: drop what is remembered of a user whose access changed."""

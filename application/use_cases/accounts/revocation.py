@@ -17,9 +17,10 @@ class SessionRevoker:
     async def revoke_all(self, uow: UnitOfWork, user_id: UUID, *, keep: Actor | None) -> None:
         """Revoke every session of the user but `keep`'s (the caller's own), if given.
 
-        The denylist entry is written before the caller commits: should the commit fail,
-        the user merely signs in again, whereas the reverse order could leave a revoked
-        session working.
+        Call it before the unit of work's first write. The denylist entry is durable on its
+        own, before the caller commits: should the commit fail, the user merely signs in
+        again, whereas the reverse order could leave a revoked session working. (On SQLite a
+        transaction that has already written would hold the write lock the denylist needs.)
         """
         now = self._clock.now()
         keep_token = None if keep is None else keep.token_id
