@@ -205,7 +205,7 @@ class Container(containers.DeclarativeContainer):
     create_superuser = providers.Singleton(CreateSuperuserHandler, uow.provider, hasher, clock)
 
     update_profile = providers.Singleton(UpdateProfileHandler, uow.provider)
-    delete_user = providers.Singleton(DeleteUserHandler, uow.provider, revoker)
+    delete_user = providers.Singleton(DeleteUserHandler, uow.provider, revoker, clock)
     get_user = providers.Singleton(GetUserHandler, uow.provider)
     list_users = providers.Singleton(ListUsersHandler, uow.provider)
     administer_user = providers.Singleton(AdministerUserHandler, uow.provider, revoker, clock)

@@ -227,3 +227,21 @@ async def test_the_hub_drops_a_slow_client_with_1013_and_keeps_feeding_the_other
     assert slow.close_code == 1013
     assert fast.close_code is None
     await asyncio.sleep(0)
+
+
+async def test_an_outage_during_the_handshake_says_try_again_later_not_bad_token(
+    app, container, alice
+):
+    from dependency_injector import providers
+
+    from application.errors import DependencyUnavailable
+
+    async def unavailable(_):
+        raise DependencyUnavailable("database down")
+
+    container.authenticate.override(providers.Object(unavailable))
+    try:
+        async with connect(app, headers=alice.headers) as ws:
+            assert await _closed_with(ws) == 1013
+    finally:
+        container.authenticate.reset_override()

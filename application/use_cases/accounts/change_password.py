@@ -36,6 +36,8 @@ class ChangePasswordHandler:
             if not await self._hasher.verify(cmd.current_password, user.hashed_password):
                 raise WrongPassword("the current password is not correct")
             user.change_password_hash(await self._hasher.hash(new_password))
-            await uow.users.update(user)
+            # Revoke before the first write: the denylist writes on a connection of its own,
+            # which SQLite would make wait for this transaction's write lock.
             await self._revoker.revoke_all(uow, user.id, keep=cmd.actor)
+            await uow.users.update(user)
             await uow.commit()

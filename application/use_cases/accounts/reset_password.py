@@ -37,9 +37,11 @@ class ResetPasswordHandler:
             user = None if reset is None else await uow.users.get(reset.user_id)
             if reset is None or user is None or not reset.is_usable(now):
                 raise InvalidResetToken("the reset token is invalid, expired or used")
+            user.change_password_hash(await self._hasher.hash(new_password))
+            # Revoke before the first write: the denylist writes on a connection of its own,
+            # which SQLite would make wait for this transaction's write lock.
+            await self._revoker.revoke_all(uow, user.id, keep=None)
             if not await uow.reset_tokens.consume(reset.id, now):
                 raise InvalidResetToken("the reset token is invalid, expired or used")
-            user.change_password_hash(await self._hasher.hash(new_password))
             await uow.users.update(user)
-            await self._revoker.revoke_all(uow, user.id, keep=None)
             await uow.commit()

@@ -8,20 +8,30 @@ from datetime import datetime
 
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
 
 from application.dto import Actor
-from application.errors import ApplicationError
+from application.errors import ApplicationError, DependencyUnavailable
 from application.use_cases.accounts.authenticate import Authenticate, AuthenticateHandler
-from entrypoints.http.realtime import POLICY_VIOLATION, ConnectionHub, Subscription
+from entrypoints.http.realtime import (
+    POLICY_VIOLATION,
+    TRY_AGAIN_LATER,
+    ConnectionHub,
+    Subscription,
+)
 
 router = APIRouter()
 AUTH_TIMEOUT_SECONDS = 10.0
 
 
 async def _authenticate(websocket: WebSocket, token: str) -> Actor | None:
+    """The token's actor, or None when it is refused. DependencyUnavailable passes through:
+    an outage is no reason to tell a client its token is bad."""
     authenticate: AuthenticateHandler = websocket.app.state.container.authenticate()
     try:
         return await authenticate(Authenticate(token))
+    except DependencyUnavailable:
+        raise
     except ApplicationError:
         return None
 
@@ -51,27 +61,43 @@ def _origin_allowed(websocket: WebSocket) -> bool:
 @router.websocket("/api/v1/ws")
 async def item_events(websocket: WebSocket) -> None:
     """Header auth (or a first `auth` message), then `ready`, then item events."""
-    header_token = _bearer(websocket)
-    actor = None if header_token is None else await _authenticate(websocket, header_token)
-    if not _origin_allowed(websocket) or (header_token is not None and actor is None):
-        await websocket.close(code=POLICY_VIOLATION)  # before accept: the handshake gets 403
+    try:
+        actor = await _handshake(websocket)
+    except DependencyUnavailable:
+        if websocket.client_state is WebSocketState.CONNECTING:
+            await websocket.accept()
+        await websocket.close(code=TRY_AGAIN_LATER)
         return
+    if actor is None:
+        return
+    hub: ConnectionHub = websocket.app.state.hub
+    subscription = hub.join(
+        actor.user_id, actor.is_superuser, actor.token_id, actor.token_expires_at
+    )
+    try:  # joined before `ready`, so no change made after the client sees it is missed
+        await websocket.send_text('{"type":"ready"}')
+        await _serve(websocket, subscription)
+    finally:
+        hub.leave(subscription)
+
+
+async def _handshake(websocket: WebSocket) -> Actor | None:
+    """The authenticated actor of an accepted socket, or None once the socket is refused."""
+    header_token = _bearer(websocket)
+    if not _origin_allowed(websocket):
+        await websocket.close(code=POLICY_VIOLATION)  # before accept: the handshake gets 403
+        return None
+    actor = None if header_token is None else await _authenticate(websocket, header_token)
+    if header_token is not None and actor is None:
+        await websocket.close(code=POLICY_VIOLATION)
+        return None
     await websocket.accept()
     if actor is None:
         token = await _first_message_token(websocket)
         actor = None if token is None else await _authenticate(websocket, token)
         if actor is None:
             await websocket.close(code=POLICY_VIOLATION)
-            return
-    await websocket.send_text('{"type":"ready"}')
-    hub: ConnectionHub = websocket.app.state.hub
-    subscription = hub.join(
-        actor.user_id, actor.is_superuser, actor.token_id, actor.token_expires_at
-    )
-    try:
-        await _serve(websocket, subscription)
-    finally:
-        hub.leave(subscription)
+    return actor
 
 
 async def _serve(websocket: WebSocket, subscription: Subscription) -> None:

@@ -29,7 +29,7 @@ async def test_profile_change_keeps_fields_not_given(world):
 async def test_deleting_oneself_removes_ones_items_too(world):
     ada = await world.register("ada@x.io")
     await _create(world, ada)
-    await DeleteUserHandler(world.uow, world.revoker)(DeleteUser(ada))
+    await DeleteUserHandler(world.uow, world.revoker, world.clock)(DeleteUser(ada))
     assert world.store.users == {}
     assert world.store.items == {}
 
@@ -80,8 +80,8 @@ async def test_superuser_deletes_another_user_but_a_user_cannot(world):
     ada, bob = await world.register("ada@x.io"), await world.register("bob@x.io")
     root = await world.register("root@x.io", superuser=True)
     with pytest.raises(PermissionDenied):
-        await DeleteUserHandler(world.uow, world.revoker)(DeleteUser(ada, bob.user_id))
-    await DeleteUserHandler(world.uow, world.revoker)(DeleteUser(root, bob.user_id))
+        await DeleteUserHandler(world.uow, world.revoker, world.clock)(DeleteUser(ada, bob.user_id))
+    await DeleteUserHandler(world.uow, world.revoker, world.clock)(DeleteUser(root, bob.user_id))
     assert bob.user_id not in world.store.users
 
 
@@ -102,6 +102,6 @@ async def test_a_deleted_users_token_stops_working_even_when_remembered(world):
     token = (await world.sign_in()).access_token
     await world.authenticate()(Authenticate(token))
     world.clock.advance(1)
-    await DeleteUserHandler(world.uow, world.revoker)(DeleteUser(actor))
+    await DeleteUserHandler(world.uow, world.revoker, world.clock)(DeleteUser(actor))
     with pytest.raises(TokenRevoked):
         await world.authenticate()(Authenticate(token))
