@@ -76,13 +76,21 @@ async def run(base: str) -> None:
 
 def main() -> None:
     db = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
-    env = {"DATABASE_URL": db, "BCRYPT_ROUNDS": "12", "LOGIN_LIMIT_PER_ADDRESS": "100000",
-           "LOGIN_LIMIT_PER_ACCOUNT": "100000"}
+    env = {
+        "DATABASE_URL": db,
+        "BCRYPT_ROUNDS": "12",
+        "LOGIN_LIMIT_PER_ADDRESS": "100000",
+        "LOGIN_LIMIT_PER_ACCOUNT": "100000",
+    }
     import os
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "entrypoints.cli", "migrate"], check=True,
-                   env={**os.environ, **env}, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli", "migrate"],
+        check=True,
+        env={**os.environ, **env},
+        capture_output=True,
+    )
     with server("entrypoints.http.asgi:create", env, free_port(), factory=True) as base:
         asyncio.run(run(base))
 

@@ -34,8 +34,21 @@ def free_port() -> int:
 
 @contextmanager
 def server(app: str, env: dict[str, str], port: int, factory: bool):
-    args = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--loop", "uvloop",
-            "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     if factory:
         args.append("--factory")
     proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env})
@@ -64,11 +77,20 @@ def wrk(url: str, token: str | None, seconds: int, connections: int) -> float:
 
 async def seed(base: str) -> tuple[str, str]:
     async with httpx.AsyncClient(base_url=base) as client:
-        await client.post("/api/v1/auth/register",
-                          json={"email": "bench@example.com", "password": "bench-password"})
-        token = (await client.post("/api/v1/auth/token", data={
-            "grant_type": "password", "username": "bench@example.com",
-            "password": "bench-password"})).json()["access_token"]
+        await client.post(
+            "/api/v1/auth/register",
+            json={"email": "bench@example.com", "password": "bench-password"},
+        )
+        token = (
+            await client.post(
+                "/api/v1/auth/token",
+                data={
+                    "grant_type": "password",
+                    "username": "bench@example.com",
+                    "password": "bench-password",
+                },
+            )
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         item = (await client.post("/api/v1/items", json={"title": "bench"}, headers=headers)).json()
     return token, item["id"]
@@ -81,12 +103,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
-    env = {"DATABASE_URL": args.database_url, "ENVIRONMENT": "test", "BCRYPT_ROUNDS": "4",
-           "ACCESS_TOKEN_TTL_SECONDS": "3600", "LOGIN_LIMIT_PER_ADDRESS": "1000"}
+    env = {
+        "DATABASE_URL": args.database_url,
+        "ENVIRONMENT": "test",
+        "BCRYPT_ROUNDS": "4",
+        "ACCESS_TOKEN_TTL_SECONDS": "3600",
+        "LOGIN_LIMIT_PER_ADDRESS": "1000",
+    }
     if args.redis_url:
         env["REDIS_URL"] = args.redis_url
-    subprocess.run([sys.executable, "-m", "entrypoints.cli", "migrate"], cwd=ROOT,
-                   env={**os.environ, **env}, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli", "migrate"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
     with server("entrypoints.http.asgi:create", env, free_port(), factory=True) as base:
         token, item_id = asyncio.run(seed(base))
         wrk(f"{base}/api/v1/items/{item_id}", token, 2, args.connections)  # warm up

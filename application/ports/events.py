@@ -1,8 +1,7 @@
 """The event publisher port: where domain events go after a successful commit."""
 
-from typing import Protocol
-
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from domain.events import DomainEvent
 
