@@ -3,10 +3,8 @@
 from dataclasses import dataclass
 
 from application.dto import Actor, ItemView, Page, item_view
-from application.errors import InvalidPage
+from application.paging import DEFAULT_PAGE, check_page
 from application.ports.types import UnitOfWorkFactory
-
-MAX_PAGE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,11 +13,10 @@ class ListItems:
 
     actor: Actor
     skip: int = 0
-    limit: int = 50
+    limit: int = DEFAULT_PAGE
 
     def __post_init__(self) -> None:
-        if self.skip < 0 or not 1 <= self.limit <= MAX_PAGE:
-            raise InvalidPage("skip must be >= 0 and limit 1 to 100")
+        check_page(self.skip, self.limit)
 
 
 class ListItemsHandler:

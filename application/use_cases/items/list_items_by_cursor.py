@@ -4,9 +4,8 @@ from dataclasses import dataclass
 
 from application.cursors import CursorCodec
 from application.dto import Actor, CursorPage, ItemView, item_view
-from application.errors import InvalidPage
+from application.paging import DEFAULT_PAGE, check_page
 from application.ports.types import UnitOfWorkFactory
-from application.use_cases.items.list_items import MAX_PAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,11 +14,10 @@ class ListItemsByCursor:
 
     actor: Actor
     cursor: str | None = None
-    limit: int = 50
+    limit: int = DEFAULT_PAGE
 
     def __post_init__(self) -> None:
-        if not 1 <= self.limit <= MAX_PAGE:
-            raise InvalidPage("limit must be 1 to 100")
+        check_page(0, self.limit)
 
 
 class ListItemsByCursorHandler:

@@ -3,11 +3,9 @@
 from dataclasses import dataclass
 
 from application.dto import Actor, Page, UserView
-from application.errors import InvalidPage
+from application.paging import DEFAULT_PAGE, check_page
 from application.ports.types import UnitOfWorkFactory
 from application.use_cases.users.access import require_superuser
-
-MAX_PAGE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,11 +14,10 @@ class ListUsers:
 
     actor: Actor
     skip: int = 0
-    limit: int = 50
+    limit: int = DEFAULT_PAGE
 
     def __post_init__(self) -> None:
-        if self.skip < 0 or not 1 <= self.limit <= MAX_PAGE:
-            raise InvalidPage("skip must be >= 0 and limit 1 to 100")
+        check_page(self.skip, self.limit)
 
 
 class ListUsersHandler:

@@ -7,10 +7,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
+from application.paging import MAX_PAGE
 from application.use_cases.items.create_item import CreateItem
 from application.use_cases.items.delete_item import DeleteItem
 from application.use_cases.items.get_item import GetItem
-from application.use_cases.items.list_items import MAX_PAGE, ListItems
+from application.use_cases.items.list_items import ListItems
 from application.use_cases.items.update_item import UpdateItem
 from entrypoints.http import deps, etags
 from entrypoints.http.deps import CurrentUser

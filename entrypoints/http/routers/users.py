@@ -7,12 +7,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Response
 
+from application.paging import MAX_PAGE
 from application.use_cases.accounts.change_password import ChangePassword
 from application.use_cases.accounts.get_current_user import GetCurrentUser
 from application.use_cases.users.administer_user import AdministerUser
 from application.use_cases.users.delete_user import DeleteUser
 from application.use_cases.users.get_user import GetUser
-from application.use_cases.users.list_users import MAX_PAGE, ListUsers
+from application.use_cases.users.list_users import ListUsers
 from application.use_cases.users.update_profile import UpdateProfile
 from entrypoints.http import deps
 from entrypoints.http.deps import CurrentUser
