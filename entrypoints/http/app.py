@@ -24,8 +24,12 @@ endpoint (RFC 6749 §5.2). Every response carries `X-Request-ID`.
 """
 
 TAGS = [
-    {"name": "auth", "description": "Registration and the OAuth2 token endpoint."},
-    {"name": "users", "description": "Accounts."},
+    {
+        "name": "auth",
+        "description": "Registration, the OAuth2 token endpoint (password and refresh grants),"
+        " logout, password recovery and reset.",
+    },
+    {"name": "users", "description": "Your account; superusers administer everyone's."},
     {"name": "items", "description": "Items, API v1 (the collection is deprecated)."},
     {"name": "items v2", "description": "Items, API v2: keyset-paged collection."},
     {"name": "health", "description": "Liveness and readiness probes."},
