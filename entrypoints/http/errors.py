@@ -143,8 +143,16 @@ def _allowed_methods(request: Request) -> str:
     )
 
 
+# FastAPI answers a body it cannot decode at all (not UTF-8) with this 400; to a client it is
+# malformed JSON like any other, which gets 422 here, so it is answered the same way.
+_UNDECODABLE_BODY = "There was an error parsing the body"
+
+
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNDECODABLE_BODY:
+        error = {"loc": ["body"], "msg": "the body is not UTF-8 JSON", "type": "json_invalid"}
+        return await _validation(request, RequestValidationError([error]))
     if exc.status_code < 200 or exc.status_code in (204, 304):  # no body allowed
         return Response(status_code=exc.status_code, headers=exc.headers)
     headers = dict(exc.headers or {})

@@ -186,3 +186,14 @@ async def test_does_not_allow_another_origin(client: httpx.AsyncClient):
     response = await client.get("/health/live", headers={"Origin": "https://evil.example"})
 
     assert "access-control-allow-origin" not in response.headers
+
+
+async def test_a_body_that_is_not_utf8_is_a_422_like_any_malformed_json(client, alice):
+    response = await client.post(
+        "/api/v1/items",
+        content=b"\xff\xfe\x00garbage",
+        headers={**alice.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["type"] == "json_invalid"
