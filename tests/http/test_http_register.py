@@ -102,3 +102,15 @@ async def test_returns_422_for_malformed_json(client: httpx.AsyncClient):
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["type"] == "json_invalid"
+
+
+async def test_concurrent_registrations_of_one_email_give_one_201_and_one_409(
+    client: httpx.AsyncClient, email: str
+):
+    import asyncio
+
+    responses = await asyncio.gather(
+        register(client, email=email, password=PASSWORD),
+        register(client, email=email.upper(), password=PASSWORD),
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409]
