@@ -11,10 +11,35 @@ from collections.abc import Sequence
 from entrypoints.container import Container, close_resources, migrate_database
 
 
+def _log_config(level: str) -> dict[str, object]:
+    """Every record on stderr with its request id (`-` outside a request)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "entrypoints.http.middleware.RequestIdLogFilter"}},
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+        },
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "loggers": {name: {"handlers": [], "propagate": True} for name in _UVICORN_LOGGERS},
+    }
+
+
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    if args.workers > 1 and not Container().settings().redis_url:
+    settings = Container().settings()
+    if args.workers > 1 and not settings.redis_url:
         print(
             "portico serve: --workers > 1 needs REDIS_URL (without it the denylist, rate limits,"
             " cache and events live in one process)",
@@ -32,6 +57,7 @@ def _serve(args: argparse.Namespace) -> int:
         http="httptools",
         proxy_headers=False,  # client addresses are resolved from TRUSTED_PROXIES by the app
         access_log=False,
+        log_config=_log_config(settings.log_level),
     )
     return 0
 
