@@ -18,19 +18,21 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.integration.servers import (
+from tests.integration.clients import (
     PASSWORD,
     Account,
-    ApiServer,
     EventSocket,
+    event_socket,
+    sign_in,
+    sign_up,
+)
+from tests.integration.servers import (
+    ApiServer,
     RedisServer,
     api_environment,
-    event_socket,
     logs_shown_on_failure,
     migrated_database,
     running_api_servers,
-    sign_in,
-    sign_up,
 )
 
 pytestmark = pytest.mark.slow

@@ -20,19 +20,21 @@ from dependency_injector import providers
 from application.use_cases.accounts.create_superuser import CreateSuperuser
 from entrypoints.container import Container, close_resources
 from entrypoints.settings import Settings
-from tests.integration.servers import (
+from tests.integration.clients import (
     PASSWORD,
-    ApiServer,
     EventSocket,
-    api_environment,
     event_socket,
+    sign_in,
+    sign_up,
+    unique_email,
+)
+from tests.integration.servers import (
+    ApiServer,
+    api_environment,
     flush_redis,
     logs_shown_on_failure,
     migrated_database,
     running_api_servers,
-    sign_in,
-    sign_up,
-    unique_email,
 )
 
 pytestmark = pytest.mark.slow
