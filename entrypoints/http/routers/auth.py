@@ -113,6 +113,7 @@ async def logout(
 @router.post(
     "/password-recovery",
     status_code=202,
+    response_class=Response,  # no body: the OpenAPI document must not promise JSON
     responses={202: {"description": "Whether or not it is an account's."}, **problems(422, 429)},
 )
 async def password_recovery(
