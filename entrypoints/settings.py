@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = []
     trusted_proxies: Annotated[list[str], NoDecode] = []
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1)
+    max_request_body_bytes: int = Field(1024 * 1024, ge=1024)
     storage_dir: str = "./storage"
     smtp_url: str | None = None
     mail_from: str = "Portico <no-reply@portico.invalid>"

@@ -12,7 +12,11 @@ from starlette.middleware.cors import CORSMiddleware
 from entrypoints.container import Container, close_resources, open_resources
 from entrypoints.http.clients import ClientAddressResolver
 from entrypoints.http.errors import install_error_handlers
-from entrypoints.http.middleware import REQUEST_ID_HEADER, RequestIdMiddleware
+from entrypoints.http.middleware import (
+    REQUEST_ID_HEADER,
+    BodySizeLimitMiddleware,
+    RequestIdMiddleware,
+)
 from entrypoints.http.openapi import PorticoAPI
 from entrypoints.http.realtime import ConnectionHub
 from entrypoints.http.routers import auth, health, items, items_v2, users, ws
@@ -85,5 +89,6 @@ def create_app(container: Container) -> FastAPI:
             expose_headers=_EXPOSED,
             max_age=600,
         )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(RequestIdMiddleware)  # added last, so outermost: ids on CORS answers too
     return app

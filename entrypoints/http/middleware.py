@@ -61,3 +61,69 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
         return True
+
+
+class BodySizeLimitMiddleware:
+    """Refuses request bodies over `max_bytes` with 413, before the app reads them whole.
+
+    A declared `Content-Length` over the limit is refused unread; a body sent without one is
+    counted as it arrives and cut off at the limit, so no request can make the app hold more
+    than `max_bytes` of it in memory (OWASP API4: unrestricted resource consumption).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._over(_declared_length(scope)):
+            await _too_large(send, self.max_bytes)
+            return
+        seen, cut, started = 0, False, False
+
+        async def counted() -> Message:
+            nonlocal seen, cut
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if self._over(seen):
+                    cut = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def unless_cut(message: Message) -> None:
+            nonlocal started
+            if not cut:
+                started = started or message["type"] == "http.response.start"
+                await send(message)
+
+        try:
+            await self.app(scope, counted, unless_cut)
+        except Exception:
+            if not cut:
+                raise
+        if cut and not started:
+            await _too_large(send, self.max_bytes)
+
+    def _over(self, length: int | None) -> bool:
+        return length is not None and length > self.max_bytes
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+async def _too_large(send: Send, max_bytes: int) -> None:
+    body = (
+        b'{"type":"about:blank","title":"Content Too Large","status":413,'
+        b'"detail":"the request body is over the limit of %d bytes"}' % max_bytes
+    )
+    headers = [(b"content-type", b"application/problem+json"), (b"connection", b"close")]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -197,3 +197,23 @@ async def test_a_body_that_is_not_utf8_is_a_422_like_any_malformed_json(client, 
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["errors"][0]["type"] == "json_invalid"
+
+
+async def test_a_body_over_the_limit_is_refused_with_413_before_it_is_read(own_client, alice):
+    async with own_client(max_request_body_bytes=2048) as client:
+        big = {"title": "t", "description": "d" * 5000}
+        declared = await client.post("/api/v1/auth/register", json=big)
+
+        async def chunks():
+            for _ in range(10):
+                yield b"x" * 1024
+
+        streamed = await client.post(
+            "/api/v1/auth/register", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        small = await client.post("/api/v1/auth/register", json={"email": "x"})
+    for response in (declared, streamed):
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "x-request-id" in response.headers
+    assert small.status_code == 422
