@@ -278,3 +278,21 @@ async def test_a_superuser_demoted_on_a_loses_superuser_access_on_b_at_once(
     )
     assert response.status_code == 200, response.text
     assert (await on_b.get("/api/v1/users", headers=demoted)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer not-a-token"},
+        {"Authorization": "Bearer a.b.c"},
+        {"Origin": "https://evil.example"},
+    ],
+)
+async def test_a_refused_handshake_is_an_http_403_from_a_real_server(cluster, headers):
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(cluster.b.ws_url, additional_headers=headers, proxy=None):
+            pass
+    assert refused.value.response.status_code == 403
