@@ -3,14 +3,16 @@
 Revocations are written to the database first, so none is lost to a restart or to an outage
 of the fast store; checks ask the fast store, and the database only while the fast one is
 unreachable. After an outage, the fast store is refilled from the database before it is
-trusted again.
+trusted again: by one refill at a time, while checks meanwhile ask the database; and after
+the fast store fails, checks ask the database without trying it for `RETRY_SECONDS`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from application.errors import DependencyUnavailable
@@ -20,6 +22,9 @@ from application.ports.sessions import DurableTokenDenylist, TokenDenylist
 
 log = logging.getLogger(__name__)
 
+RETRY_SECONDS = 1.0
+"""How long checks leave a failed fast store alone before trying it (a refill) again."""
+
 
 class MirroredDenylist:
     """TokenDenylist over a durable store and a fast copy of it."""
@@ -27,6 +32,9 @@ class MirroredDenylist:
     def __init__(self, durable: DurableTokenDenylist, fast: TokenDenylist, clock: Clock) -> None:
         self._durable, self._fast, self._clock = durable, fast, clock
         self._fast_is_complete = False  # until refilled from the durable store
+        self._losses = 0  # times the fast store may have lost entries; a refill spans none
+        self._refilling = asyncio.Lock()
+        self._retry_at: datetime | None = None  # no fast attempt by checks before then
 
     async def revoke_token(self, token_id: str, expires_at: datetime) -> None:
         await self._durable.revoke_token(token_id, expires_at)
@@ -45,25 +53,36 @@ class MirroredDenylist:
         )
 
     async def is_revoked(self, claims: AccessClaims) -> bool:
-        try:
-            if not self._fast_is_complete:
-                await self.refill()
-            return await self._fast.is_revoked(claims)
-        except DependencyUnavailable:
-            self._fast_is_complete = False
-            log.warning("fast denylist unavailable; checking the database")
-            return await self._durable.is_revoked(claims)
+        """Ask the fast store once it is complete; the durable one while it is not."""
+        if self._fast_is_complete or await self._try_refill():
+            try:
+                return await self._fast.is_revoked(claims)
+            except DependencyUnavailable:
+                self._fast_failed("checking the database")
+        return await self._durable.is_revoked(claims)
 
     def link_down(self) -> None:
         """The fast store may lose entries (a restart) unseen: refill it before trusting it."""
+        self._losses += 1
         self._fast_is_complete = False
 
     async def link_up(self, after_loss: bool) -> None:
-        """Refill now rather than on the next check."""
+        """The fast store is reachable again: refill now rather than on the next check."""
+        self._retry_at = None
         await self.refill()
 
     async def refill(self) -> None:
-        """Copy every live durable entry into the fast store (idempotent)."""
+        """Copy every live durable entry into the fast store (idempotent), one refill at a time.
+
+        The fast store is complete afterwards unless it may have lost entries meanwhile.
+        Raises DependencyUnavailable.
+        """
+        async with self._refilling:
+            losses = self._losses
+            await self._copy_all()
+            self._fast_is_complete = self._losses == losses
+
+    async def _copy_all(self) -> None:
         now = self._clock.now()
         for entry in await self._durable.active():
             if entry.token_id is not None:
@@ -76,11 +95,32 @@ class MirroredDenylist:
                     keep_token_id=entry.keep_token_id,
                     ttl_seconds=ttl,
                 )
-        self._fast_is_complete = True
+
+    async def _try_refill(self) -> bool:
+        """Refill for a check, unless one is under way or the fast store failed just now.
+
+        Returns whether the fast store is complete (and so may be asked).
+        """
+        if self._refilling.locked() or self._resting():
+            return False
+        try:
+            await self.refill()
+        except DependencyUnavailable:  # (or the database is: then so is the check)
+            self._fast_failed("checking the database")
+            return False
+        return self._fast_is_complete
+
+    def _resting(self) -> bool:
+        return self._retry_at is not None and self._clock.now() < self._retry_at
+
+    def _fast_failed(self, consequence: str) -> None:
+        self._losses += 1
+        self._fast_is_complete = False  # refilled from the database once it is back
+        self._retry_at = self._clock.now() + timedelta(seconds=RETRY_SECONDS)
+        log.warning("fast denylist unavailable; %s", consequence)
 
     async def _mirror(self, write: Awaitable[None]) -> None:
         try:
             await write
         except DependencyUnavailable:
-            self._fast_is_complete = False  # refilled from the database once it is back
-            log.warning("fast denylist unavailable; the revocation is kept in the database")
+            self._fast_failed("the revocation is kept in the database")

@@ -1,8 +1,11 @@
 """Time-ordered identifiers in the UUIDv7 layout (RFC 9562), from the standard library only."""
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 def uuid7_from(unix_ms: int, random_bits: int) -> UUID:
@@ -16,4 +19,5 @@ def uuid7_from(unix_ms: int, random_bits: int) -> UUID:
 
 def new_id(now: datetime) -> UUID:
     """Return a fresh UUIDv7 whose time prefix is `now`, so ids sort by creation time."""
-    return uuid7_from(int(now.timestamp() * 1000), secrets.randbits(74))
+    unix_ms = (now - _EPOCH) // _MILLISECOND  # exact: float timestamps round some ms down
+    return uuid7_from(unix_ms, secrets.randbits(74))

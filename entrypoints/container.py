@@ -164,7 +164,12 @@ class Container(containers.DeclarativeContainer):
     )
     email_sender = providers.Selector(
         providers.Callable(lambda url: "smtp" if url else "log", settings.provided.smtp_url),
-        log=providers.Singleton(LoggingEmailSender),
+        log=providers.Singleton(
+            LoggingEmailSender,
+            include_body=providers.Callable(
+                lambda env: env != "production", settings.provided.environment
+            ),
+        ),
         smtp=providers.Singleton(
             SmtpEmailSender, settings.provided.smtp_url, sender=settings.provided.mail_from
         ),
@@ -192,7 +197,9 @@ class Container(containers.DeclarativeContainer):
         AuthenticateHandler, uow.provider, tokens, denylist, clock, known_users
     )
     logout = providers.Singleton(LogoutHandler, uow.provider, denylist, clock)
-    change_password = providers.Singleton(ChangePasswordHandler, uow.provider, hasher, revoker)
+    change_password = providers.Singleton(
+        ChangePasswordHandler, uow.provider, hasher, revoker, clock
+    )
     request_password_recovery = providers.Singleton(
         RequestPasswordRecoveryHandler,
         uow.provider,
@@ -223,6 +230,7 @@ class Container(containers.DeclarativeContainer):
 async def open_resources(container: Container) -> None:
     """Start what runs in the background: the event-bus listener, and the subscribers that
     keep per-process state in step with other processes."""
+    await container.hasher().warm_up()
     bus = container.event_bus()
     bus.subscribe(container.known_users().forget)
     for watcher in (container.known_users(), container.denylist(), container.item_cache()):

@@ -42,12 +42,18 @@ class BcryptPasswordHasher:
         except (ValueError, UnicodeEncodeError):
             return False
 
-    async def dummy_verify(self, password: str) -> None:
+    async def warm_up(self) -> bytes:
+        """Make the dummy hash now (at start-up), so that the first sign-in for an unknown
+        account costs one bcrypt like every other, not two. Returns it."""
         if self._dummy is None:
             salt = bcrypt.gensalt(self._rounds)
             self._dummy = await self._run(bcrypt.hashpw, b"portico-dummy-password", salt)
+        return self._dummy
+
+    async def dummy_verify(self, password: str) -> None:
+        dummy = await self.warm_up()  # made at start-up: no extra cost here
         secret = password.encode("utf-8", "surrogatepass")[:MAX_PASSWORD_BYTES]
-        await self._run(bcrypt.checkpw, secret, self._dummy)
+        await self._run(bcrypt.checkpw, secret, dummy)
 
     def needs_rehash(self, hashed: str) -> bool:
         try:

@@ -71,6 +71,9 @@ class InMemoryUserRepository:
     async def get(self, user_id: UUID) -> User | None:
         return self._users.get(user_id)
 
+    async def get_for_update(self, user_id: UUID) -> User | None:
+        return self._users.get(user_id)  # transactions are serialised already
+
     async def get_by_email(self, email: EmailAddress) -> User | None:
         return next((u for u in self._users.rows() if u.email == email), None)
 

@@ -66,6 +66,12 @@ class InMemoryPasswordResetTokenRepository:
         self._tokens.put(token)
         return True
 
+    async def revoke_for_user(self, user_id: UUID, now: datetime) -> None:
+        for token in self._tokens.rows():
+            if token.user_id == user_id and token.used_at is None:
+                token.used_at = now
+                self._tokens.put(token)
+
 
 class InMemoryTokenDenylist:
     """TokenDenylist in a dict, for one process; entries are dropped once they expire."""
@@ -82,9 +88,16 @@ class InMemoryTokenDenylist:
     async def revoke_user(
         self, user_id: UUID, issued_before: datetime, *, keep_token_id: str | None, ttl_seconds: int
     ) -> None:
+        """Merge monotonically: an older moment never replaces a newer one (nor its kept token);
+        the expiry only ever grows."""
         self._purge()
-        until = self._clock.now().timestamp() + ttl_seconds
-        self._users[user_id] = (issued_before.timestamp(), keep_token_id, until)
+        moment, until = issued_before.timestamp(), self._clock.now().timestamp() + ttl_seconds
+        stored = self._users.get(user_id)
+        if stored is not None:
+            until = max(until, stored[2])
+            if stored[0] > moment:
+                moment, keep_token_id = stored[0], stored[1]
+        self._users[user_id] = (moment, keep_token_id, until)
 
     async def is_revoked(self, claims: AccessClaims) -> bool:
         if claims.token_id in self._tokens:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sqlalchemy.errors import DRIVER_ERRORS, translate
 from adapters.sqlalchemy.tables import access_revocations as table
+from application.errors import DependencyUnavailable
 from application.ports.clock import Clock
 from application.ports.security import AccessClaims
 from application.ports.sessions import Revocation
@@ -22,11 +23,28 @@ _ACTIVE = select(
     table.c.key, table.c.issued_before, table.c.keep_token_id, table.c.expires_at
 ).where(table.c.expires_at > bindparam("now"))
 _PURGE = delete(table).where(table.c.expires_at <= bindparam("now"))
-_REPLACE = delete(table).where(table.c.key == bindparam("key"))
+_ISSUED_BEFORE = bindparam("new_issued_before", type_=table.c.issued_before.type)
+_EXPIRES_AT = bindparam("new_expires_at", type_=table.c.expires_at.type)
+_NEWER = table.c.issued_before <= _ISSUED_BEFORE  # NULL (never true) for token rows
+# Merges into the stored row, monotonically: a user-wide entry takes the new moment and kept
+# token only if the moment is not older; the expiry only ever grows. (Every SET expression
+# reads the row as it was, on PostgreSQL and SQLite alike.)
+_MERGE = (
+    update(table)
+    .where(table.c.key == bindparam("merged_key"))
+    .values(
+        issued_before=case((_NEWER, _ISSUED_BEFORE), else_=table.c.issued_before),
+        keep_token_id=case((_NEWER, bindparam("new_keep_token_id")), else_=table.c.keep_token_id),
+        expires_at=case((table.c.expires_at < _EXPIRES_AT, _EXPIRES_AT), else_=table.c.expires_at),
+    )
+)
 
 
 class SqlAlchemyTokenDenylist:
-    """DurableTokenDenylist on `access_revocations`; expired rows are purged on each write."""
+    """DurableTokenDenylist on `access_revocations`; expired rows are purged on each write.
+
+    A write merges into its key's row monotonically (see `_MERGE`).
+    """
 
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
         self._engine, self._clock = engine, clock
@@ -66,22 +84,33 @@ class SqlAlchemyTokenDenylist:
     async def _put(
         self, key: str, issued_before: datetime | None, keep: str | None, expires_at: datetime
     ) -> None:
+        """Merge the entry into its key's row (see `_MERGE`), or insert it if there is none.
+
+        Race-free: the UPDATE locks an existing row; if a concurrent writer inserts the row
+        first, the INSERT fails on the key and the next attempt merges into that row.
+        """
         row = {
             "key": key,
             "issued_before": issued_before,
             "keep_token_id": keep,
             "expires_at": expires_at,
         }
-        for attempt in (1, 2):  # a concurrent write of the same key wins the first race
+        merge = {
+            "merged_key": key,
+            "new_issued_before": issued_before,
+            "new_keep_token_id": keep,
+            "new_expires_at": expires_at,
+        }
+        for attempt in range(1, 4):
             try:
                 async with self._engine.begin() as conn:
                     await conn.execute(_PURGE, {"now": self._clock.now()})
-                    await conn.execute(_REPLACE, {"key": key})
-                    await conn.execute(table.insert(), row)
+                    if (await conn.execute(_MERGE, merge)).rowcount == 0:
+                        await conn.execute(table.insert(), row)
                 return
-            except IntegrityError:
-                if attempt == 2:
-                    return  # the key is revoked by the other writer either way
+            except IntegrityError as exc:
+                if attempt == 3:  # the row expired between attempts, every time: give up
+                    raise DependencyUnavailable("the denylist row kept changing") from exc
             except DRIVER_ERRORS as exc:
                 raise translate(exc) from exc
 

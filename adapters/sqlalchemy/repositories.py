@@ -27,6 +27,7 @@ _USER_COLUMNS = (
     users.c.is_superuser,
 )
 _USER_BY_ID = select(*_USER_COLUMNS).where(users.c.id == bindparam("id"))
+_USER_BY_ID_FOR_UPDATE = _USER_BY_ID.with_for_update()  # SQLite: BEGIN IMMEDIATE does it
 _USER_BY_EMAIL = select(*_USER_COLUMNS).where(users.c.email == bindparam("email"))
 _USERS_PAGE = (
     select(*_USER_COLUMNS)
@@ -97,6 +98,10 @@ class SqlAlchemyUserRepository:
 
     async def get(self, user_id: UUID) -> User | None:
         row = (await self._tx.read(_USER_BY_ID, {"id": user_id})).first()
+        return None if row is None else _user(row)
+
+    async def get_for_update(self, user_id: UUID) -> User | None:
+        row = (await self._tx.read_for_write(_USER_BY_ID_FOR_UPDATE, {"id": user_id})).first()
         return None if row is None else _user(row)
 
     async def get_by_email(self, email: EmailAddress) -> User | None:

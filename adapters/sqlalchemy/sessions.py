@@ -44,6 +44,11 @@ _RESET_BY_HASH = select(*_RESET_COLUMNS, resets.c.used_at).where(
     resets.c.token_hash == bindparam("hash")
 )
 _INSERT_RESET = insert(resets)
+_USE_UP_RESETS = (
+    update(resets)
+    .where(resets.c.user_id == bindparam("user"), resets.c.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+)
 _CONSUME_RESET = (
     update(resets)
     .where(resets.c.id == bindparam("token_id"), resets.c.used_at.is_(None))
@@ -118,3 +123,6 @@ class SqlAlchemyPasswordResetTokenRepository:
 
     async def consume(self, token_id: UUID, now: datetime) -> bool:
         return await self._tx.write(_CONSUME_RESET, {"token_id": token_id, "now": now}) == 1
+
+    async def revoke_for_user(self, user_id: UUID, now: datetime) -> None:
+        await self._tx.write(_USE_UP_RESETS, {"user": user_id, "now": now})

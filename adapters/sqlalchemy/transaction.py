@@ -41,8 +41,9 @@ class Transaction:
     """A pooled connection running in autocommit until the first write opens a transaction.
 
     Reads before the first write each see committed data (PostgreSQL's READ COMMITTED) and
-    cost one round trip; writes are guarded by constraints and version checks, so this loses
-    nothing, and read-only units of work never pay for BEGIN and ROLLBACK.
+    cost one round trip, and read-only units of work never pay for BEGIN and ROLLBACK. What is
+    read to be written back is read inside the transaction: items by their version check,
+    users through `read_for_write` (SELECT ... FOR UPDATE; BEGIN IMMEDIATE on SQLite).
 
     After any failed statement (other than a refusal absorbed by a savepoint) commit refuses,
     on both dialects: PostgreSQL would answer COMMIT with a silent ROLLBACK, SQLite would
@@ -74,6 +75,14 @@ class Transaction:
     async def read(self, statement: Executable, params: Params = None) -> Result[Any]:
         """Run a query and return its buffered result."""
         try:
+            return await self._conn.execute(statement, params)
+        except DRIVER_ERRORS as exc:
+            raise self._failed(exc) from exc
+
+    async def read_for_write(self, statement: Executable, params: Params = None) -> Result[Any]:
+        """Run a query inside the write transaction (opening it), e.g. a SELECT ... FOR UPDATE."""
+        try:
+            await self._begin(self._dialect.begin_write)
             return await self._conn.execute(statement, params)
         except DRIVER_ERRORS as exc:
             raise self._failed(exc) from exc

@@ -23,6 +23,11 @@ class UserRepository(Protocol):
         """Return the user with that (normalised) email, or None."""
         ...
 
+    async def get_for_update(self, user_id: UUID) -> User | None:
+        """Return the user (or None), held against concurrent changes until the unit of work
+        ends, so that what is written back cannot undo another change made meanwhile."""
+        ...
+
     async def update(self, user: User) -> None:
         """Stage the user's changed fields. Raises EmailAlreadyRegistered if the email is taken."""
         ...

@@ -53,6 +53,10 @@ class PasswordResetTokenRepository(Protocol):
         """Mark the token used if unused; True only for the one caller that did."""
         ...
 
+    async def revoke_for_user(self, user_id: UUID, now: datetime) -> None:
+        """Use up every unused token of the user (its password just changed)."""
+        ...
+
 
 class TokenDenylist(Protocol):
     """Access tokens revoked before they expire: by id, or all of a user's up to a moment.

@@ -79,3 +79,54 @@ async def test_two_concurrent_updates_at_one_version_have_exactly_one_winner(
     assert stored is not None
     assert stored.version == 2
     assert stored.title in {"First", "Second"}
+
+
+async def test_two_concurrent_unconditional_updates_both_apply(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    owner = a_user()
+    item = an_item(owner, "Original")
+    await committed(uow_factory, owner, item)
+    update = UpdateItemHandler(uow_factory, FrozenClock())
+    actor = Actor(owner.id, is_superuser=False)
+    results = await outcomes(
+        *(update(UpdateItem(actor, item.id, title=f"Title {n}")) for n in range(3))
+    )
+    assert results == ["ok", "ok", "ok"]
+    async with uow_factory() as uow:
+        stored = await uow.items.get(item.id)
+    assert stored is not None
+    assert stored.version == 4
+
+
+async def test_two_read_modify_writes_of_one_user_keep_both_changes(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    user = a_user()
+    await committed(uow_factory, user)
+    first_has_read = asyncio.Event()
+
+    async def rename() -> None:
+        async with uow_factory() as uow:
+            found = await uow.users.get_for_update(user.id)
+            assert found is not None
+            first_has_read.set()
+            await asyncio.sleep(0.05)  # the other change arrives while this one is in flight
+            found.change_profile(email=None, full_name="Renamed")
+            await uow.users.update(found)
+            await uow.commit()
+
+    async def deactivate() -> None:
+        await first_has_read.wait()
+        async with uow_factory() as uow:
+            found = await uow.users.get_for_update(user.id)
+            assert found is not None
+            found.deactivate()
+            await uow.users.update(found)
+            await uow.commit()
+
+    await asyncio.gather(rename(), deactivate())
+    async with uow_factory() as uow:
+        final = await uow.users.get(user.id)
+    assert final is not None
+    assert (final.full_name, final.is_active) == ("Renamed", False)

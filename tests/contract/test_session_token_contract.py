@@ -134,3 +134,24 @@ async def test_a_reset_token_is_found_by_hash_and_consumed_once(
     assert found is not None and vars(found) == vars(token)
     assert results == [True, False]
     assert used is not None and used.used_at == at(60)
+
+
+async def test_using_up_a_users_reset_tokens_spares_other_users(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    ada, bob = a_user("ada@example.com"), a_user("bob@example.com", second=1)
+    await committed(uow_factory, ada, bob)
+    tokens = [
+        PasswordResetToken(new_id(at(n)), owner.id, f"reset-{n}", at(3600))
+        for n, owner in enumerate([ada, ada, bob])
+    ]
+    async with uow_factory() as uow:
+        for token in tokens:
+            await uow.reset_tokens.add(token)
+        await uow.commit()
+    async with uow_factory() as uow:
+        await uow.reset_tokens.revoke_for_user(ada.id, at(60))
+        await uow.commit()
+    async with uow_factory() as uow:
+        found = [await uow.reset_tokens.get_by_hash(f"reset-{n}") for n in range(3)]
+    assert [token.used_at if token else "missing" for token in found] == [at(60), at(60), None]

@@ -117,6 +117,41 @@ async def test_revoking_a_user_spares_the_kept_token_and_later_ones(denylist, cl
     assert not await denylist.is_revoked(stranger)
 
 
+async def test_an_older_user_wide_revocation_never_replaces_a_newer_one(denylist, clock):
+    user = uuid4()
+    between = _claims(clock, user, issued_offset=-5)
+    kept = _claims(clock, user, issued_offset=-20)
+    await denylist.revoke_user(user, clock.now(), keep_token_id=kept.token_id, ttl_seconds=600)
+    older = clock.now() - timedelta(seconds=10)
+    await denylist.revoke_user(user, older, keep_token_id=between.token_id, ttl_seconds=600)
+    assert await denylist.is_revoked(between)  # still revoked by the newer entry
+    assert not await denylist.is_revoked(kept)  # the newer entry's kept token is still kept
+
+
+async def test_a_newer_user_wide_revocation_replaces_an_older_one_and_its_kept_token(
+    denylist, clock
+):
+    user = uuid4()
+    between = _claims(clock, user, issued_offset=-5)
+    kept = _claims(clock, user, issued_offset=-20)
+    older = clock.now() - timedelta(seconds=10)
+    await denylist.revoke_user(user, older, keep_token_id=kept.token_id, ttl_seconds=600)
+    assert not await denylist.is_revoked(between)
+    await denylist.revoke_user(user, clock.now(), keep_token_id=None, ttl_seconds=600)
+    assert await denylist.is_revoked(between)
+    assert await denylist.is_revoked(kept)
+
+
+async def test_an_older_user_wide_revocation_never_shortens_the_newer_ones_life(denylist, clock):
+    user = uuid4()
+    old = _claims(clock, user, issued_offset=-5)
+    await denylist.revoke_user(user, clock.now(), keep_token_id=None, ttl_seconds=600)
+    older = clock.now() - timedelta(seconds=10)
+    await denylist.revoke_user(user, older, keep_token_id=None, ttl_seconds=1)
+    await asyncio.sleep(1.1)  # real time: Redis expires keys by its own clock
+    assert await denylist.is_revoked(old)
+
+
 @pytest.fixture
 def cache(redis_client):
     if redis_client is None:

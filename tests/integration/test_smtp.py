@@ -120,3 +120,15 @@ async def test_the_logging_sender_writes_the_whole_message_to_the_log(
     assert "ada@example.com" in logged
     assert RESET.subject in logged
     assert "https://portico.example/reset-password?token=abc123" in logged
+
+
+async def test_the_logging_sender_withholds_the_body_where_it_may_not_show_secrets(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="portico.mail"):
+        await LoggingEmailSender(include_body=False).send(RESET)
+
+    [record] = [r for r in caplog.records if r.name == "portico.mail"]
+    logged = record.getMessage()
+    assert RESET.subject in logged
+    assert "token=abc123" not in logged

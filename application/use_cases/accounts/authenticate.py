@@ -25,14 +25,18 @@ class KnownUsers:
     """What authentication last read of active users (their role), for a few seconds.
 
     It forgets a user as soon as an event says their access changed (revocation,
-    deactivation, deletion, a role change), in this process or, through the event bus,
-    in any other. The denylist refuses every token of a deactivated or deleted user in any
-    case, so remembered state can only be stale in the harmless direction.
+    deactivation, deletion, a role change), in this process or, through the event bus, in
+    any other; and it remembers nothing while events cannot be heard. A read that started
+    before such an event is not remembered when it ends (each user has a generation that
+    every event bumps), so a demotion cannot be undone by a slow read. Between a change's
+    commit and its event reaching another process, that process may still act on the old
+    role: that delay is the event bus's (milliseconds; see the README).
     """
 
     def __init__(self, remember_seconds: float = 10.0) -> None:
         self._remember = remember_seconds
         self._roles: dict[UUID, tuple[float, bool]] = {}
+        self._generations: dict[UUID, int] = {}
         self._hearing_events = True
 
     def role(self, user_id: UUID, moment: float) -> bool | None:
@@ -40,12 +44,18 @@ class KnownUsers:
         known = self._roles.get(user_id)
         return known[1] if known is not None and known[0] > moment else None
 
-    def remember(self, user_id: UUID, is_superuser: bool, moment: float) -> None:
-        """Remember an active user's role from `moment` on (only while events are heard)."""
-        if not self._hearing_events:
+    def generation(self, user_id: UUID) -> int:
+        """Take before reading the user; hand to `remember` after."""
+        return self._generations.get(user_id, 0)
+
+    def remember(self, user_id: UUID, is_superuser: bool, moment: float, generation: int) -> None:
+        """Remember an active user's role from `moment` on, unless an event about the user
+        arrived since `generation` was taken (or events cannot be heard now)."""
+        if not self._hearing_events or self.generation(user_id) != generation:
             return
         if len(self._roles) >= MAX_REMEMBERED_USERS:
             self._roles.clear()
+            self._generations.clear()
         self._roles[user_id] = (moment + self._remember, is_superuser)
 
     def link_down(self) -> None:
@@ -61,6 +71,7 @@ class KnownUsers:
         """Event-bus subscriber: drop what is remembered of a user whose access changed."""
         if isinstance(event, AccessRevoked | UserChanged):
             self._roles.pop(event.user_id, None)
+            self._generations[event.user_id] = self.generation(event.user_id) + 1
 
 
 class AuthenticateHandler:
@@ -93,9 +104,10 @@ class AuthenticateHandler:
         known = self._known.role(user_id, moment)
         if known is not None:
             return known
+        generation = self._known.generation(user_id)
         async with self._uow() as uow:
             user = await uow.users.get(user_id)
         if user is None or not user.is_active:
             raise InvalidToken("the token's user does not exist or is inactive")
-        self._known.remember(user_id, user.is_superuser, moment)
+        self._known.remember(user_id, user.is_superuser, moment, generation)
         return user.is_superuser

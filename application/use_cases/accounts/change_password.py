@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from application.dto import Actor
 from application.errors import InvalidToken, WrongPassword
-from application.ports import PasswordHasher
+from application.ports import Clock, PasswordHasher
 from application.ports.types import UnitOfWorkFactory
 from application.use_cases.accounts.revocation import SessionRevoker
 from domain.users import Password
@@ -20,24 +20,33 @@ class ChangePassword:
 
 
 class ChangePasswordHandler:
-    """Sets the new password; every other session of the user ends, the caller's goes on."""
+    """Sets the new password; every other session of the user ends, the caller's goes on,
+    and any reset link still out there stops working.
+
+    bcrypt runs between two short units of work, never while one holds a connection; the
+    write re-reads the account under a lock and refuses if its password changed meanwhile.
+    """
 
     def __init__(
-        self, uow: UnitOfWorkFactory, hasher: PasswordHasher, revoker: SessionRevoker
+        self, uow: UnitOfWorkFactory, hasher: PasswordHasher, revoker: SessionRevoker, clock: Clock
     ) -> None:
-        self._uow, self._hasher, self._revoker = uow, hasher, revoker
+        self._uow, self._hasher, self._revoker, self._clock = uow, hasher, revoker, clock
 
     async def __call__(self, cmd: ChangePassword) -> None:
         new_password = Password(cmd.new_password)
         async with self._uow() as uow:
             user = await uow.users.get(cmd.actor.user_id)
-            if user is None:
-                raise InvalidToken("the token's user no longer exists")
-            if not await self._hasher.verify(cmd.current_password, user.hashed_password):
-                raise WrongPassword("the current password is not correct")
-            user.change_password_hash(await self._hasher.hash(new_password))
-            # Revoke before the first write: the denylist writes on a connection of its own,
-            # which SQLite would make wait for this transaction's write lock.
-            await self._revoker.revoke_all(uow, user.id, keep=cmd.actor)
-            await uow.users.update(user)
+        if user is None:
+            raise InvalidToken("the token's user no longer exists")
+        if not await self._hasher.verify(cmd.current_password, user.hashed_password):
+            raise WrongPassword("the current password is not correct")
+        hashed = await self._hasher.hash(new_password)
+        async with self._uow() as uow:
+            await self._revoker.revoke_all(uow, user.id, keep=cmd.actor)  # before any lock
+            current = await uow.users.get_for_update(user.id)
+            if current is None or current.hashed_password != user.hashed_password:
+                raise WrongPassword("the password was changed meanwhile; try again")
+            current.change_password_hash(hashed)
+            await uow.users.update(current)
+            await uow.reset_tokens.revoke_for_user(user.id, self._clock.now())
             await uow.commit()

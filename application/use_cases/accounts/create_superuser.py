@@ -27,11 +27,12 @@ class CreateSuperuserHandler:
 
     async def __call__(self, cmd: CreateSuperuser) -> UserView:
         email, password = EmailAddress(cmd.email), Password(cmd.password)
+        hashed = await self._hasher.hash(password)  # before any connection is held
         async with self._uow() as uow:
-            user = await uow.users.get_by_email(email)
+            found = await uow.users.get_by_email(email)
+            user = None if found is None else await uow.users.get_for_update(found.id)
             if user is None:
                 now = self._clock.now()
-                hashed = await self._hasher.hash(password)
                 user = User.register(
                     user_id=new_id(now),
                     email=email,

@@ -53,24 +53,36 @@ class PasswordGrantHandler:
         account = cmd.username.strip().lower()
         await enforce(self._limiter, self._limits.per_address, cmd.client_address)
         await enforce(self._limiter, self._limits.per_account, account)
+        user = await self._verified_user(cmd)
+        rehashed = None
+        if self._hasher.needs_rehash(user.hashed_password):
+            rehashed = await self._hasher.hash(Password(cmd.password))
         async with self._uow() as uow:
-            user = await self._verified_user(uow, cmd)
-            if self._hasher.needs_rehash(user.hashed_password):
-                user.change_password_hash(await self._hasher.hash(Password(cmd.password)))
-                await uow.users.update(user)
+            if rehashed is not None:
+                await self._store_rehash(uow, user, rehashed)
             issued = await self._sessions.issue(uow, user.id)
             await uow.commit()
         await self._limiter.reset(self._limits.per_account, account)
         return issued
 
-    async def _verified_user(self, uow: UnitOfWork, cmd: PasswordGrant) -> User:
-        try:
-            user = await uow.users.get_by_email(EmailAddress(cmd.username))
-        except DomainError:
-            user = None  # not an email address at all: an unknown account
+    async def _verified_user(self, cmd: PasswordGrant) -> User:
+        """The account, read in a unit of work of its own and verified after it closes, so
+        no database connection waits on bcrypt."""
+        async with self._uow() as uow:
+            try:
+                user = await uow.users.get_by_email(EmailAddress(cmd.username))
+            except DomainError:
+                user = None  # not an email address at all: an unknown account
         if user is None or len(cmd.password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES:
             await self._hasher.dummy_verify(cmd.password)
             raise InvalidGrant(BAD_CREDENTIALS)
         if not await self._hasher.verify(cmd.password, user.hashed_password) or not user.is_active:
             raise InvalidGrant(BAD_CREDENTIALS)
         return user
+
+    @staticmethod
+    async def _store_rehash(uow: UnitOfWork, user: User, rehashed: str) -> None:
+        current = await uow.users.get_for_update(user.id)
+        if current is not None and current.hashed_password == user.hashed_password:
+            current.change_password_hash(rehashed)  # unless the password changed meanwhile
+            await uow.users.update(current)

@@ -20,24 +20,26 @@ class RegisterUser:
 
 
 class RegisterUserHandler:
-    """Registers a user: the email must be free (in any case) and the password meet policy."""
+    """Registers a user: the email must be free (in any case) and the password meet policy.
+
+    The password is hashed before the unit of work opens, so no database connection waits
+    on bcrypt.
+    """
 
     def __init__(self, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock) -> None:
         self._uow, self._hasher, self._clock = uow, hasher, clock
 
     async def __call__(self, cmd: RegisterUser) -> UserView:
         email, password = EmailAddress(cmd.email), Password(cmd.password)
+        hashed = await self._hasher.hash(password)
+        now = self._clock.now()
+        user = User.register(
+            user_id=new_id(now), email=email, hashed_password=hashed, full_name=cmd.full_name,
+            now=now,
+        )  # fmt: skip
         async with self._uow() as uow:
             if await uow.users.get_by_email(email) is not None:
                 raise EmailAlreadyRegistered("an account with this email already exists")
-            now = self._clock.now()
-            user = User.register(
-                user_id=new_id(now),
-                email=email,
-                hashed_password=await self._hasher.hash(password),
-                full_name=cmd.full_name,
-                now=now,
-            )
             await uow.users.add(user)
             await uow.commit()
         return UserView.of(user)

@@ -9,6 +9,8 @@ from application.secrets import token_hash
 from application.use_cases.accounts.revocation import SessionRevoker
 from domain.users import Password
 
+BAD_RESET_TOKEN = "the reset token is invalid, expired or used"  # noqa: S105
+
 
 @dataclass(frozen=True, slots=True)
 class ResetPassword:
@@ -19,7 +21,12 @@ class ResetPassword:
 
 
 class ResetPasswordHandler:
-    """A usable token is consumed once; the password changes and every session ends."""
+    """A usable token is consumed once; the password changes, every session of the user ends
+    and every other reset token of the user stops working.
+
+    The token is checked before bcrypt runs (no hashing for a guess) and consumed after it,
+    in a unit of work that holds no connection while hashing.
+    """
 
     def __init__(
         self,
@@ -31,17 +38,19 @@ class ResetPasswordHandler:
         self._uow, self._hasher, self._revoker, self._clock = uow, hasher, revoker, clock
 
     async def __call__(self, cmd: ResetPassword) -> None:
-        new_password, now = Password(cmd.new_password), self._clock.now()
+        new_password = Password(cmd.new_password)
         async with self._uow() as uow:
             reset = await uow.reset_tokens.get_by_hash(token_hash(cmd.token))
-            user = None if reset is None else await uow.users.get(reset.user_id)
-            if reset is None or user is None or not reset.is_usable(now):
-                raise InvalidResetToken("the reset token is invalid, expired or used")
-            user.change_password_hash(await self._hasher.hash(new_password))
-            # Revoke before the first write: the denylist writes on a connection of its own,
-            # which SQLite would make wait for this transaction's write lock.
-            await self._revoker.revoke_all(uow, user.id, keep=None)
-            if not await uow.reset_tokens.consume(reset.id, now):
-                raise InvalidResetToken("the reset token is invalid, expired or used")
+        if reset is None or not reset.is_usable(self._clock.now()):
+            raise InvalidResetToken(BAD_RESET_TOKEN)
+        hashed = await self._hasher.hash(new_password)
+        async with self._uow() as uow:
+            await self._revoker.revoke_all(uow, reset.user_id, keep=None)  # before any lock
+            user = await uow.users.get_for_update(reset.user_id)
+            now = self._clock.now()
+            if user is None or not await uow.reset_tokens.consume(reset.id, now):
+                raise InvalidResetToken(BAD_RESET_TOKEN)
+            await uow.reset_tokens.revoke_for_user(user.id, now)
+            user.change_password_hash(hashed)
             await uow.users.update(user)
             await uow.commit()

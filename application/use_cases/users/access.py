@@ -14,9 +14,17 @@ def require_superuser(actor: Actor) -> None:
         raise PermissionDenied("this action needs a superuser")
 
 
-async def load_user_for(uow: UnitOfWork, actor: Actor, user_id: UUID) -> User:
-    """Return the account if the actor is it or a superuser; else UserNotFound, as if absent."""
-    user = await uow.users.get(user_id) if actor.may_access(user_id) else None
+async def load_user_for(
+    uow: UnitOfWork, actor: Actor, user_id: UUID, *, for_update: bool = False
+) -> User:
+    """Return the account if the actor is it or a superuser; else UserNotFound, as if absent.
+
+    `for_update` holds it against concurrent changes, for a read that will be written back.
+    """
+    if not actor.may_access(user_id):
+        raise UserNotFound("user not found")
+    users = uow.users
+    user = await (users.get_for_update(user_id) if for_update else users.get(user_id))
     if user is None:
         raise UserNotFound("user not found")
     return user

@@ -31,15 +31,17 @@ class AdministerUserHandler:
     async def __call__(self, cmd: AdministerUser) -> UserView:
         require_superuser(cmd.actor)
         async with self._uow() as uow:
-            user = await load_user_for(uow, cmd.actor, cmd.user_id)
+            if cmd.is_active is False:  # revocations come before the row lock (see revoker)
+                await load_user_for(uow, cmd.actor, cmd.user_id)
+                await self._revoker.revoke_all(uow, cmd.user_id, keep=None)
+            user = await load_user_for(uow, cmd.actor, cmd.user_id, for_update=True)
             user.change_profile(email=None, full_name=cmd.full_name)
             if cmd.is_superuser is not None:
                 user.set_superuser(cmd.is_superuser)
             if cmd.is_active is True:
                 user.activate()
-            elif cmd.is_active is False and user.is_active:
+            elif cmd.is_active is False:
                 user.deactivate()
-                await self._revoker.revoke_all(uow, user.id, keep=None)
             await uow.users.update(user)
             uow.emit(UserChanged(user.id, self._clock.now()))
             await uow.commit()

@@ -27,7 +27,7 @@ class UpdateProfileHandler:
     async def __call__(self, cmd: UpdateProfile) -> UserView:
         email = None if cmd.email is None else EmailAddress(cmd.email)
         async with self._uow() as uow:
-            user = await load_user_for(uow, cmd.actor, cmd.actor.user_id)
+            user = await load_user_for(uow, cmd.actor, cmd.actor.user_id, for_update=True)
             if email is not None and email != user.email:
                 holder = await uow.users.get_by_email(email)
                 if holder is not None:

@@ -170,3 +170,16 @@ async def test_an_older_copy_never_replaces_a_newer_one_in_the_cache(world):
     updated = await UpdateItemHandler(world.uow, world.clock)(UpdateItem(ada, item.id, title="n"))
     await world.cache.put(item)  # a slow reader finishing late with version 1
     assert (await world.cache.get(item.id)).version == updated.version
+
+
+async def test_an_unconditional_update_racing_another_is_applied_to_the_newer_version(world):
+    ada = await world.register()
+    item = await _create(world, ada)
+    handler = UpdateItemHandler(world.uow, world.clock)
+    results = await asyncio.gather(
+        handler(UpdateItem(ada, item.id, title="one")),
+        handler(UpdateItem(ada, item.id, description="two")),
+    )
+    assert sorted(r.version for r in results) == [2, 3]
+    stored = world.store.items[item.id]
+    assert (stored.title, stored.description, stored.version) == ("one", "two", 3)

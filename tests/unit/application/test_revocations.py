@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from uuid import uuid4
 
@@ -12,7 +13,7 @@ from adapters.memory.sessions import InMemoryTokenDenylist
 from application.errors import DependencyUnavailable
 from application.ports import AccessClaims
 from application.ports.sessions import Revocation
-from application.revocations import MirroredDenylist
+from application.revocations import RETRY_SECONDS, MirroredDenylist
 
 
 class DurableFake(InMemoryTokenDenylist):
@@ -21,7 +22,9 @@ class DurableFake(InMemoryTokenDenylist):
     def __init__(self, clock: FrozenClock) -> None:
         super().__init__(clock)
         self.entries: list[Revocation] = []
-        self.checks = 0
+        self.checks = self.listings = 0
+        self.listing_may_finish = asyncio.Event()
+        self.listing_may_finish.set()
 
     async def revoke_token(self, token_id, expires_at):
         self.entries.append(Revocation(expires_at, token_id=token_id))
@@ -39,6 +42,8 @@ class DurableFake(InMemoryTokenDenylist):
         return await super().is_revoked(claims)
 
     async def active(self):
+        self.listings += 1
+        await self.listing_may_finish.wait()
         return list(self.entries)
 
 
@@ -46,6 +51,7 @@ class FlakyFast(InMemoryTokenDenylist):
     """A fast store that can be switched off (and loses everything when it is)."""
 
     down = False
+    checks = 0
 
     def _guard(self):
         if self.down:
@@ -60,6 +66,7 @@ class FlakyFast(InMemoryTokenDenylist):
         await super().revoke_user(*args, **kwargs)
 
     async def is_revoked(self, claims):
+        self.checks += 1
         self._guard()
         return await super().is_revoked(claims)
 
@@ -109,10 +116,12 @@ async def test_after_an_outage_the_fast_store_is_refilled_before_it_is_trusted(s
     await denylist.revoke_token(token.token_id, token.expires_at)
     clock.advance(1)
     await denylist.revoke_user(user, clock.now(), keep_token_id=None, ttl_seconds=900)
+    earlier = _claims(FrozenClock(clock.now() - timedelta(seconds=1)), user)
     fast.down = False
+    clock.advance(RETRY_SECONDS)  # checks leave a failed fast store alone until then
     assert await denylist.is_revoked(token)
     assert await fast.is_revoked(token)
-    assert await denylist.is_revoked(_claims(FrozenClock(clock.now() - timedelta(seconds=1)), user))
+    assert await denylist.is_revoked(earlier)
     assert durable.checks == 0
 
 
@@ -125,3 +134,51 @@ async def test_a_restart_loads_earlier_revocations_into_the_fresh_fast_store(clo
     restarted = MirroredDenylist(durable, FlakyFast(clock), clock)
     await restarted.refill()
     assert await restarted.is_revoked(token)
+
+
+async def test_concurrent_checks_while_incomplete_start_one_refill_and_ask_the_database(
+    stores, clock
+):
+    durable, _, denylist = stores
+    token = _claims(clock)
+    await denylist.revoke_token(token.token_id, token.expires_at)
+    denylist.link_down()
+    durable.listing_may_finish.clear()
+    checks = [asyncio.create_task(denylist.is_revoked(token)) for _ in range(5)]
+    await asyncio.sleep(0)
+    assert durable.listings == 1
+    assert durable.checks == 4  # the others did not wait for the refill
+    durable.listing_may_finish.set()
+    assert await asyncio.gather(*checks) == [True] * 5
+    assert await denylist.is_revoked(token)
+    assert (durable.listings, durable.checks) == (1, 4)
+
+
+async def test_after_a_fast_failure_checks_skip_it_until_the_retry_interval(stores, clock):
+    durable, fast, denylist = stores
+    token = _claims(clock)
+    await denylist.revoke_token(token.token_id, token.expires_at)
+    assert await denylist.is_revoked(token)
+    fast.down = True
+    assert await denylist.is_revoked(token)  # tried the fast store, then the database
+    tried = fast.checks
+    clock.advance(RETRY_SECONDS / 2)
+    fast.down = False
+    assert await denylist.is_revoked(token)
+    assert await denylist.is_revoked(token)
+    assert (fast.checks, durable.checks) == (tried, 3)
+    clock.advance(RETRY_SECONDS / 2)
+    assert await denylist.is_revoked(token)  # refilled, then asked again
+    assert (fast.checks, durable.checks, durable.listings) == (tried + 1, 3, 2)
+
+
+async def test_a_refill_that_may_have_missed_a_loss_leaves_the_fast_store_untrusted(stores, clock):
+    durable, _, denylist = stores
+    durable.listing_may_finish.clear()
+    refill = asyncio.create_task(denylist.refill())
+    await asyncio.sleep(0)
+    denylist.link_down()  # e.g. Redis restarted while the refill was copying
+    durable.listing_may_finish.set()
+    await refill
+    assert await denylist.is_revoked(_claims(clock)) is False
+    assert durable.listings == 2  # the check refilled again before trusting the fast store

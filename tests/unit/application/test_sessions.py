@@ -117,7 +117,7 @@ async def test_password_change_ends_every_other_session_and_keeps_the_callers(wo
     mine, other = await world.sign_in(), await world.sign_in()
     world.clock.advance(1)
     actor = await _actor(world, mine.access_token)
-    await ChangePasswordHandler(world.uow, world.hasher, world.revoker)(
+    await ChangePasswordHandler(world.uow, world.hasher, world.revoker, world.clock)(
         ChangePassword(actor, "correct horse", "battery staple")
     )
     assert (await _actor(world, mine.access_token)).user_id == actor.user_id
@@ -133,7 +133,7 @@ async def test_password_change_needs_the_current_password(world):
     await world.register()
     actor = await _actor(world, (await world.sign_in()).access_token)
     with pytest.raises(WrongPassword):
-        await ChangePasswordHandler(world.uow, world.hasher, world.revoker)(
+        await ChangePasswordHandler(world.uow, world.hasher, world.revoker, world.clock)(
             ChangePassword(actor, "not it at all", "battery staple")
         )
 
@@ -219,3 +219,25 @@ async def test_sign_in_rehashes_a_password_made_at_a_lower_cost(world):
     world.hasher.rounds = 2
     await world.sign_in()
     assert world.store.users[actor.user_id].hashed_password.startswith("fake$2$")
+
+
+async def test_a_reset_uses_up_every_other_reset_link_of_the_user(world):
+    await world.register()
+    older, newer = await _reset_token(world), await _reset_token(world)
+    reset = ResetPasswordHandler(world.uow, world.hasher, world.revoker, world.clock)
+    await reset(ResetPassword(newer, "brand new pass"))
+    with pytest.raises(InvalidResetToken):
+        await reset(ResetPassword(older, "attacker's pass"))
+
+
+async def test_a_password_change_uses_up_outstanding_reset_links(world):
+    await world.register()
+    link = await _reset_token(world)
+    actor = await _actor(world, (await world.sign_in()).access_token)
+    await ChangePasswordHandler(world.uow, world.hasher, world.revoker, world.clock)(
+        ChangePassword(actor, "correct horse", "battery staple")
+    )
+    with pytest.raises(InvalidResetToken):
+        await ResetPasswordHandler(world.uow, world.hasher, world.revoker, world.clock)(
+            ResetPassword(link, "attacker's pass")
+        )

@@ -1,5 +1,7 @@
 """Profiles and superuser administration of accounts."""
 
+from uuid import uuid4
+
 import pytest
 
 from application.errors import EmailAlreadyRegistered, PermissionDenied, TokenRevoked, UserNotFound
@@ -105,3 +107,26 @@ async def test_a_deleted_users_token_stops_working_even_when_remembered(world):
     await DeleteUserHandler(world.uow, world.revoker, world.clock)(DeleteUser(actor))
     with pytest.raises(TokenRevoked):
         await world.authenticate()(Authenticate(token))
+
+
+async def test_a_read_that_started_before_a_demotion_is_not_remembered(world):
+    from application.use_cases.accounts.authenticate import KnownUsers
+    from domain.events import UserChanged
+
+    known, user = KnownUsers(), uuid4()
+    generation = known.generation(user)  # a slow read of the user begins (a superuser then)
+    await known.forget(UserChanged(user, world.clock.now()))  # the demotion commits meanwhile
+    known.remember(user, True, world.clock.now().timestamp(), generation)
+    assert known.role(user, world.clock.now().timestamp()) is None
+
+
+async def test_nothing_is_remembered_while_events_cannot_be_heard(world):
+    from application.use_cases.accounts.authenticate import KnownUsers
+
+    known, user, moment = KnownUsers(), uuid4(), world.clock.now().timestamp()
+    known.link_down()
+    known.remember(user, True, moment, known.generation(user))
+    assert known.role(user, moment) is None
+    await known.link_up(after_loss=True)
+    known.remember(user, True, moment, known.generation(user))
+    assert known.role(user, moment) is True
