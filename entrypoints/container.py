@@ -27,7 +27,7 @@ from adapters.redis.denylist import RedisTokenDenylist
 from adapters.redis.events import RedisEventBus
 from adapters.smtp.senders import LoggingEmailSender, SmtpEmailSender
 from adapters.sqlalchemy.denylist import SqlAlchemyTokenDenylist
-from adapters.sqlalchemy.engine import create_engine, session_factory
+from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import SqlAlchemyHealthCheck
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
@@ -126,8 +126,7 @@ class Container(containers.DeclarativeContainer):
         pool_size=settings.provided.db_pool_size,
         max_overflow=settings.provided.db_max_overflow,
     )
-    sessions = providers.Singleton(session_factory, engine)
-    uow = providers.Factory(SqlAlchemyUnitOfWork, sessions, publisher=publisher)
+    uow = providers.Factory(SqlAlchemyUnitOfWork, engine, publisher=publisher)
     database_check = providers.Singleton(SqlAlchemyHealthCheck, engine)
 
     bcrypt_pool = providers.Singleton(

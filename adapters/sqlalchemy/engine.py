@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import InvalidatePoolError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -90,8 +90,3 @@ def _ping(dialect: Dialect, dbapi_connection: Any) -> None:
     except Exception as exc:
         # The server went away (restart, failover): drop every pooled connection, reconnect.
         raise InvalidatePoolError("idle connection failed its ping") from exc
-
-
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Return the sessionmaker handed to units of work (they use its engine's connections)."""
-    return async_sessionmaker(engine, expire_on_commit=False)

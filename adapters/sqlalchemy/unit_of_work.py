@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sqlalchemy.repositories import SqlAlchemyItemRepository, SqlAlchemyUserRepository
 from adapters.sqlalchemy.sessions import (
@@ -17,22 +17,13 @@ from application.ports.unit_of_work import UnitOfWork
 class SqlAlchemyUnitOfWork(UnitOfWork):
     """A unit of work over SQLite or PostgreSQL; driver errors leave it as application errors.
 
-    `session_factory` is the `async_sessionmaker` of `engine.session_factory` (or the engine
-    itself): repositories run Core statements on a connection of its engine, with no ORM
-    session in between, which keeps the hot read path lean.
+    It runs Core statements on one pooled connection of `engine`, with no ORM session in
+    between (nothing here needs an identity map), which keeps the hot read path lean.
     """
 
-    def __init__(
-        self,
-        session_factory: async_sessionmaker[AsyncSession] | AsyncEngine,
-        publisher: EventPublisher,
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, publisher: EventPublisher) -> None:
         super().__init__(publisher)
-        self._engine: AsyncEngine = (
-            session_factory
-            if isinstance(session_factory, AsyncEngine)
-            else session_factory.kw["bind"]
-        )
+        self._engine = engine
         self._tx = Transaction()
         self.users = SqlAlchemyUserRepository(self._tx)
         self.items = SqlAlchemyItemRepository(self._tx)

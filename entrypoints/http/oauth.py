@@ -50,8 +50,3 @@ def required(form: FormData, name: str) -> str:
     if not values or not isinstance(values[0], str) or not values[0]:
         raise InvalidRequest(f"the {name} parameter is required")
     return values[0]
-
-
-def error_body(error: str, description: str) -> dict[str, str]:
-    """The RFC 6749 §5.2 error body."""
-    return {"error": error, "error_description": description}

@@ -15,7 +15,7 @@ import pytest
 from adapters.memory.events import RecordingPublisher
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
-from adapters.sqlalchemy.engine import create_engine, session_factory
+from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.tables import metadata
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
@@ -65,6 +65,5 @@ async def uow_factory(
         async with engine.connect() as conn:
             for table in reversed(metadata.sorted_tables):  # children before parents
                 await conn.execute(table.delete())
-    sessions = session_factory(engine)
-    yield lambda: SqlAlchemyUnitOfWork(sessions, publisher)
+    yield lambda: SqlAlchemyUnitOfWork(engine, publisher)
     await engine.dispose()

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory.events import RecordingPublisher
-from adapters.sqlalchemy.engine import create_engine, session_factory
+from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import SqlAlchemyHealthCheck
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
@@ -50,7 +50,7 @@ async def test_an_unreachable_database_surfaces_as_dependency_unavailable(
     engine = create_engine(unreachable_url, pool_size=1, max_overflow=0)
     try:
         with pytest.raises(DependencyUnavailable) as raised:
-            async with SqlAlchemyUnitOfWork(session_factory(engine), RecordingPublisher()):
+            async with SqlAlchemyUnitOfWork(engine, RecordingPublisher()):
                 pass
         _assert_translated(raised.value)
         with pytest.raises(DependencyUnavailable) as raised:
