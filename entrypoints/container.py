@@ -46,6 +46,7 @@ from application.use_cases.accounts.password_recovery import (
     RecoverySettings,
     RequestPasswordRecoveryHandler,
 )
+from application.use_cases.accounts.rate_limiting import Throttle
 from application.use_cases.accounts.refresh_grant import RefreshGrantHandler
 from application.use_cases.accounts.register_user import RegisterUserHandler
 from application.use_cases.accounts.reset_password import ResetPasswordHandler
@@ -181,7 +182,22 @@ class Container(containers.DeclarativeContainer):
         SessionRevoker, denylist, clock, settings.provided.access_token_ttl_seconds
     )
 
-    register_user = providers.Singleton(RegisterUserHandler, uow.provider, hasher, clock)
+    register_user = providers.Singleton(
+        RegisterUserHandler,
+        uow.provider,
+        hasher,
+        clock,
+        providers.Factory(
+            Throttle,
+            rate_limiter,
+            providers.Factory(
+                RateLimit,
+                "register-address",
+                settings.provided.register_limit_per_address,
+                settings.provided.register_limit_window_seconds,
+            ),
+        ),
+    )
     password_grant = providers.Singleton(
         PasswordGrantHandler,
         uow.provider,
@@ -197,7 +213,21 @@ class Container(containers.DeclarativeContainer):
     )
     logout = providers.Singleton(LogoutHandler, uow.provider, denylist, clock)
     change_password = providers.Singleton(
-        ChangePasswordHandler, uow.provider, hasher, revoker, clock
+        ChangePasswordHandler,
+        uow.provider,
+        hasher,
+        revoker,
+        clock,
+        providers.Factory(
+            Throttle,
+            rate_limiter,
+            providers.Factory(
+                RateLimit,
+                "password-change-user",
+                settings.provided.password_change_limit_per_user,
+                settings.provided.password_change_limit_window_seconds,
+            ),
+        ),
     )
     request_password_recovery = providers.Singleton(
         RequestPasswordRecoveryHandler,

@@ -43,6 +43,7 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
         "database_url": database_url,
         "bcrypt_rounds": 4,
         "login_limit_per_address": 10_000,
+        "register_limit_per_address": 10_000,
         "login_limit_per_account": LOGIN_LIMIT_PER_ACCOUNT,
         "recovery_limit_per_address": 10_000,
         "cors_origins": ["https://app.example"],

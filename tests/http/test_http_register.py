@@ -114,3 +114,15 @@ async def test_concurrent_registrations_of_one_email_give_one_201_and_one_409(
         register(client, email=email.upper(), password=PASSWORD),
     )
     assert sorted(r.status_code for r in responses) == [201, 409]
+
+
+async def test_registrations_from_one_address_are_rate_limited_with_429(own_client):
+    async with own_client(register_limit_per_address=2) as client:
+        statuses = [
+            (await register(client, email=f"r{n}@example.com", password=PASSWORD)).status_code
+            for n in range(3)
+        ]
+        limited = await register(client, email="r9@example.com", password=PASSWORD)
+    assert statuses == [201, 201, 429]
+    assert limited.headers["content-type"] == "application/problem+json"
+    assert int(limited.headers["retry-after"]) > 0

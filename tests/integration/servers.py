@@ -46,6 +46,7 @@ def api_environment(database_url: str, redis_url: str, **extra: str) -> dict[str
         "SECRET_KEY": SECRET_KEY,
         "BCRYPT_ROUNDS": "4",
         "LOG_LEVEL": "WARNING",
+        "REGISTER_LIMIT_PER_ADDRESS": "100000",  # every test registers from 127.0.0.1
         **extra,
     }
     return {**os.environ, **settings, "PYTHONUNBUFFERED": "1"}

@@ -6,6 +6,7 @@ from application.dto import Actor
 from application.errors import InvalidToken, WrongPassword
 from application.ports import Clock, PasswordHasher
 from application.ports.types import UnitOfWorkFactory
+from application.use_cases.accounts.rate_limiting import Throttle
 from application.use_cases.accounts.revocation import SessionRevoker
 from domain.users import Password
 
@@ -28,12 +29,20 @@ class ChangePasswordHandler:
     """
 
     def __init__(
-        self, uow: UnitOfWorkFactory, hasher: PasswordHasher, revoker: SessionRevoker, clock: Clock
+        self,
+        uow: UnitOfWorkFactory,
+        hasher: PasswordHasher,
+        revoker: SessionRevoker,
+        clock: Clock,
+        throttle: Throttle | None = None,
     ) -> None:
         self._uow, self._hasher, self._revoker, self._clock = uow, hasher, revoker, clock
+        self._throttle = throttle
 
     async def __call__(self, cmd: ChangePassword) -> None:
         new_password = Password(cmd.new_password)
+        if self._throttle is not None:  # a stolen token must not buy unlimited guesses
+            await self._throttle(str(cmd.actor.user_id))
         async with self._uow() as uow:
             user = await uow.users.get(cmd.actor.user_id)
         if user is None:

@@ -6,6 +6,7 @@ from application.dto import UserView
 from application.errors import EmailAlreadyRegistered
 from application.ports import Clock, PasswordHasher
 from application.ports.types import UnitOfWorkFactory
+from application.use_cases.accounts.rate_limiting import Throttle
 from domain.ids import new_id
 from domain.users import EmailAddress, Password, User
 
@@ -17,20 +18,30 @@ class RegisterUser:
     email: str
     password: str
     full_name: str | None = None
+    client_address: str = "unknown"
 
 
 class RegisterUserHandler:
     """Registers a user: the email must be free (in any case) and the password meet policy.
 
     The password is hashed before the unit of work opens, so no database connection waits
-    on bcrypt.
+    on bcrypt; with a throttle, registrations per client address are limited first, since
+    each one costs a bcrypt hash.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock) -> None:
-        self._uow, self._hasher, self._clock = uow, hasher, clock
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        hasher: PasswordHasher,
+        clock: Clock,
+        throttle: Throttle | None = None,
+    ) -> None:
+        self._uow, self._hasher, self._clock, self._throttle = uow, hasher, clock, throttle
 
     async def __call__(self, cmd: RegisterUser) -> UserView:
         email, password = EmailAddress(cmd.email), Password(cmd.password)
+        if self._throttle is not None:
+            await self._throttle(cmd.client_address)
         hashed = await self._hasher.hash(password)
         now = self._clock.now()
         user = User.register(

@@ -53,12 +53,14 @@ _REFUSED = {"model": OAuthErrorOut, "description": "RFC 6749 §5.2: one body for
     response_class=JSONBody,
     responses={
         201: {"model": UserOut, "headers": {"Location": header("The new user's URL.")}},
-        **problems(409, 422),
+        **problems(409, 422, 429),
     },
 )
-async def register(body: RegisterIn, handler: deps.RegisterUser) -> Response:
+async def register(
+    body: RegisterIn, client: deps.ClientAddress, handler: deps.RegisterUser
+) -> Response:
     """Open an account. The email is unique whatever its case."""
-    user = await handler(RegisterUser(body.email, body.password, body.full_name))
+    user = await handler(RegisterUser(body.email, body.password, body.full_name, client))
     return JSONBody(user, 201, {"Location": f"/api/v1/users/{user.id}"})
 
 

@@ -152,3 +152,19 @@ async def test_create_superuser_promotes_and_reactivates_an_existing_user(world)
         CreateSuperuser("ada@example.com", "whatever-password")
     )
     assert view.id == actor.user_id and view.is_superuser and view.is_active
+
+
+async def test_registrations_are_throttled_per_client_address_before_any_hashing(world):
+    from application.errors import RateLimited
+    from application.ports import RateLimit
+    from application.use_cases.accounts.rate_limiting import Throttle
+
+    throttle = Throttle(world.limiter, RateLimit("register", 2, 3600))
+    handler = RegisterUserHandler(world.uow, world.hasher, world.clock, throttle)
+    for n in range(2):
+        await handler(RegisterUser(f"u{n}@example.com", "long enough", None, "10.0.0.1"))
+    world.hasher.calls.clear()
+    with pytest.raises(RateLimited):
+        await handler(RegisterUser("u9@example.com", "long enough", None, "10.0.0.1"))
+    assert world.hasher.calls == []
+    await handler(RegisterUser("u9@example.com", "long enough", None, "10.0.0.2"))

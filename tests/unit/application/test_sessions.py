@@ -241,3 +241,18 @@ async def test_a_password_change_uses_up_outstanding_reset_links(world):
         await ResetPasswordHandler(world.uow, world.hasher, world.revoker, world.clock)(
             ResetPassword(link, "attacker's pass")
         )
+
+
+async def test_password_change_attempts_are_throttled_per_user(world):
+    from application.ports import RateLimit
+    from application.use_cases.accounts.rate_limiting import Throttle
+
+    await world.register()
+    actor = await _actor(world, (await world.sign_in()).access_token)
+    throttle = Throttle(world.limiter, RateLimit("password-change", 2, 900))
+    handler = ChangePasswordHandler(world.uow, world.hasher, world.revoker, world.clock, throttle)
+    for _ in range(2):
+        with pytest.raises(WrongPassword):
+            await handler(ChangePassword(actor, "a wrong guess", "battery staple"))
+    with pytest.raises(RateLimited):
+        await handler(ChangePassword(actor, "correct horse", "battery staple"))
