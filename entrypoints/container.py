@@ -31,7 +31,7 @@ from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import SqlAlchemyHealthCheck
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from application.cache import CachedItemReader, CacheUpdater, FanOutPublisher
+from application.cache import CachedItemReader, CacheRepairs, CacheUpdater, FanOutPublisher
 from application.cursors import CursorCodec
 from application.errors import DependencyUnavailable
 from application.ports import RateLimit
@@ -117,8 +117,9 @@ class Container(containers.DeclarativeContainer):
             RedisItemCache, redis, ttl_seconds=settings.provided.cache_ttl_seconds
         ),
     )
+    cache_repairs = providers.Singleton(CacheRepairs, item_cache)
     publisher = providers.Singleton(
-        FanOutPublisher, providers.Singleton(CacheUpdater, item_cache), event_bus
+        FanOutPublisher, providers.Singleton(CacheUpdater, item_cache, cache_repairs), event_bus
     )
 
     engine = providers.Singleton(
@@ -248,7 +249,9 @@ class Container(containers.DeclarativeContainer):
 
     create_item = providers.Singleton(CreateItemHandler, uow.provider, clock)
     get_item = providers.Singleton(
-        GetItemHandler, uow.provider, providers.Singleton(CachedItemReader, item_cache)
+        GetItemHandler,
+        uow.provider,
+        providers.Singleton(CachedItemReader, item_cache, cache_repairs),
     )
     list_items = providers.Singleton(ListItemsHandler, uow.provider)
     list_items_by_cursor = providers.Singleton(ListItemsByCursorHandler, uow.provider, cursors)
@@ -274,6 +277,7 @@ async def open_resources(container: Container) -> None:
 async def close_resources(container: Container) -> None:
     """Release what the container opened: listeners, connection pools and thread pools."""
     await container.event_bus().stop()
+    await container.cache_repairs().close()
     if container.settings().redis_url:
         await container.redis().aclose()
     await container.engine().dispose()

@@ -183,3 +183,27 @@ async def test_an_unconditional_update_racing_another_is_applied_to_the_newer_ve
     assert sorted(r.version for r in results) == [2, 3]
     stored = world.store.items[item.id]
     assert (stored.title, stored.description, stored.version) == ("one", "two", 3)
+
+
+async def test_a_failed_write_through_is_owed_not_left_stale_for_the_ttl(world):
+    from application.errors import DependencyUnavailable
+
+    ada = await world.register()
+    item = await _create(world, ada)
+    get = GetItemHandler(world.uow, world.reader)
+    await get(GetItem(ada, item.id))  # version 1 is cached
+    real_put = world.cache.put
+
+    async def unreachable(view):
+        raise DependencyUnavailable("cache down")
+
+    world.cache.put = unreachable
+    await UpdateItemHandler(world.uow, world.clock)(UpdateItem(ada, item.id, title="v2"))
+    assert (await get(GetItem(ada, item.id))).title == "v2"  # the owed item skips the cache
+    world.cache.put = real_put
+    for _ in range(100):
+        if not world.repairs.owes(item.id):
+            break
+        await asyncio.sleep(0.01)
+    assert not world.repairs.owes(item.id)
+    assert (await world.cache.get(item.id)).version == 2
