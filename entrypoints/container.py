@@ -45,6 +45,7 @@ from application.use_cases.accounts.password_grant import PasswordGrantHandler, 
 from application.use_cases.accounts.password_recovery import (
     RecoverySettings,
     RequestPasswordRecoveryHandler,
+    SendPasswordRecoveryHandler,
 )
 from application.use_cases.accounts.rate_limiting import Throttle
 from application.use_cases.accounts.refresh_grant import RefreshGrantHandler
@@ -230,12 +231,12 @@ class Container(containers.DeclarativeContainer):
             ),
         ),
     )
+    recovery_settings = providers.Singleton(_recovery, settings)
     request_password_recovery = providers.Singleton(
-        RequestPasswordRecoveryHandler,
-        uow.provider,
-        clock,
-        rate_limiter,
-        providers.Callable(_recovery, settings),
+        RequestPasswordRecoveryHandler, rate_limiter, recovery_settings
+    )
+    send_password_recovery = providers.Singleton(
+        SendPasswordRecoveryHandler, uow.provider, clock, email_sender, recovery_settings
     )
     reset_password = providers.Singleton(ResetPasswordHandler, uow.provider, hasher, revoker, clock)
     get_current_user = providers.Singleton(GetCurrentUserHandler, uow.provider)

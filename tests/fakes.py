@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from application.errors import InvalidToken, TokenExpired
+from application.ports.notifications import EmailMessage
 from application.ports.security import AccessClaims, IssuedToken
 from domain.users import MAX_PASSWORD_BYTES, Password
 
@@ -65,3 +66,13 @@ class FakeTokenService:
         if now >= claims.expires_at:
             raise TokenExpired("expired")
         return claims
+
+
+class RecordingEmailSender:
+    """Keeps every message it is asked to send."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+
+    async def send(self, message: EmailMessage) -> None:
+        self.sent.append(message)

@@ -14,13 +14,15 @@ from fastapi.security import OAuth2PasswordBearer
 
 from application.dto import Actor
 from application.errors import AuthenticationFailed
-from application.ports import EmailSender as EmailSenderPort
 from application.use_cases.accounts.authenticate import Authenticate, AuthenticateHandler
 from application.use_cases.accounts.change_password import ChangePasswordHandler
 from application.use_cases.accounts.get_current_user import GetCurrentUserHandler
 from application.use_cases.accounts.logout import LogoutHandler
 from application.use_cases.accounts.password_grant import PasswordGrantHandler
-from application.use_cases.accounts.password_recovery import RequestPasswordRecoveryHandler
+from application.use_cases.accounts.password_recovery import (
+    RequestPasswordRecoveryHandler,
+    SendPasswordRecoveryHandler,
+)
 from application.use_cases.accounts.refresh_grant import RefreshGrantHandler
 from application.use_cases.accounts.register_user import RegisterUserHandler
 from application.use_cases.accounts.reset_password import ResetPasswordHandler
@@ -89,7 +91,9 @@ RequestPasswordRecovery = Annotated[
     RequestPasswordRecoveryHandler, Depends(_from_container("request_password_recovery"))
 ]
 ResetPassword = Annotated[ResetPasswordHandler, Depends(_from_container("reset_password"))]
-EmailSender = Annotated[EmailSenderPort, Depends(_from_container("email_sender"))]
+SendPasswordRecovery = Annotated[
+    SendPasswordRecoveryHandler, Depends(_from_container("send_password_recovery"))
+]
 GetCurrentUser = Annotated[GetCurrentUserHandler, Depends(_from_container("get_current_user"))]
 UpdateProfile = Annotated[UpdateProfileHandler, Depends(_from_container("update_profile"))]
 ChangePassword = Annotated[ChangePasswordHandler, Depends(_from_container("change_password"))]

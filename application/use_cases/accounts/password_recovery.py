@@ -1,9 +1,9 @@
-"""Ask for a password-reset link by email."""
+"""Ask for a password-reset link by email: accepted at once, prepared and mailed later."""
 
 from dataclasses import dataclass
 from datetime import timedelta
 
-from application.ports import Clock, EmailMessage, RateLimit, RateLimiter
+from application.ports import Clock, EmailMessage, EmailSender, RateLimit, RateLimiter
 from application.ports.types import UnitOfWorkFactory
 from application.secrets import new_opaque_token, token_hash
 from application.use_cases.accounts.rate_limiting import enforce
@@ -22,10 +22,10 @@ class RequestPasswordRecovery:
 
 
 @dataclass(frozen=True, slots=True)
-class RecoveryRequested:
-    """Mail to send (none when the address is unknown: the caller cannot tell)."""
+class SendPasswordRecovery:
+    """The deferred half of a recovery request: look the address up and mail the link."""
 
-    outbox: list[EmailMessage]
+    email: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,37 +38,49 @@ class RecoverySettings:
 
 
 class RequestPasswordRecoveryHandler:
-    """Stores a single-use reset token (as a hash) and returns the mail carrying it.
+    """Accepts a request within the rate limit and returns the work to do after answering.
 
-    The answer is the same whether or not the address belongs to an account.
+    Nothing about the address is looked at here, so the answer, and the time it takes, are
+    the same whether or not it belongs to an account.
     """
+
+    def __init__(self, limiter: RateLimiter, settings: RecoverySettings) -> None:
+        self._limiter, self._settings = limiter, settings
+
+    async def __call__(self, cmd: RequestPasswordRecovery) -> SendPasswordRecovery:
+        await enforce(self._limiter, self._settings.limit, cmd.client_address)
+        return SendPasswordRecovery(cmd.email)
+
+
+class SendPasswordRecoveryHandler:
+    """Stores a single-use reset token (as a hash) for an active account and mails it;
+    an unknown, inactive or malformed address gets nothing."""
 
     def __init__(
         self,
         uow: UnitOfWorkFactory,
         clock: Clock,
-        limiter: RateLimiter,
+        sender: EmailSender,
         settings: RecoverySettings,
     ) -> None:
-        self._uow, self._clock, self._limiter, self._settings = uow, clock, limiter, settings
+        self._uow, self._clock, self._sender, self._settings = uow, clock, sender, settings
 
-    async def __call__(self, cmd: RequestPasswordRecovery) -> RecoveryRequested:
-        await enforce(self._limiter, self._settings.limit, cmd.client_address)
+    async def __call__(self, job: SendPasswordRecovery) -> None:
         try:
-            email = EmailAddress(cmd.email)
+            email = EmailAddress(job.email)
         except DomainError:
-            return RecoveryRequested([])
+            return
         now, secret = self._clock.now(), new_opaque_token()
         async with self._uow() as uow:
             user = await uow.users.get_by_email(email)
             if user is None or not user.is_active:
-                return RecoveryRequested([])
+                return
             expires = now + timedelta(seconds=self._settings.ttl_seconds)
             await uow.reset_tokens.add(
                 PasswordResetToken(new_id(now), user.id, token_hash(secret), expires)
             )
             await uow.commit()
-        return RecoveryRequested([self._mail(email.value, secret)])
+        await self._sender.send(self._mail(email.value, secret))
 
     def _mail(self, to: str, secret: str) -> EmailMessage:
         minutes = self._settings.ttl_seconds // 60

@@ -7,10 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 
-from application.ports import EmailMessage, EmailSender
 from application.use_cases.accounts.logout import Logout
 from application.use_cases.accounts.password_grant import PasswordGrant
-from application.use_cases.accounts.password_recovery import RequestPasswordRecovery
+from application.use_cases.accounts.password_recovery import (
+    RequestPasswordRecovery,
+    SendPasswordRecovery,
+    SendPasswordRecoveryHandler,
+)
 from application.use_cases.accounts.refresh_grant import RefreshGrant
 from application.use_cases.accounts.register_user import RegisterUser
 from application.use_cases.accounts.reset_password import ResetPassword
@@ -122,14 +125,13 @@ async def password_recovery(
     body: RecoveryIn,
     client: deps.ClientAddress,
     handler: deps.RequestPasswordRecovery,
-    sender: deps.EmailSender,
+    send: deps.SendPasswordRecovery,
     tasks: BackgroundTasks,
 ) -> Response:
     """Mail a single-use reset token to the address if it is an active account's. The answer
-    is the same either way, also for a string that is not an email address."""
-    requested = await handler(RequestPasswordRecovery(body.email, client))
-    for message in requested.outbox:
-        tasks.add_task(_deliver, sender, message)
+    (and its timing) is the same either way, also for a string that is not an address."""
+    job = await handler(RequestPasswordRecovery(body.email, client))
+    tasks.add_task(_run_after_response, send, job)
     return Response(status_code=202)
 
 
@@ -150,10 +152,10 @@ def _tokens(issued: TokensIssued) -> Response:
     return JSONBody(body, headers=NO_STORE)
 
 
-async def _deliver(sender: EmailSender, message: EmailMessage) -> None:
-    """Send one mail after the response: a failure is logged, never shown to the client
-    (who must not learn from it whether the address is an account's)."""
+async def _run_after_response(send: SendPasswordRecoveryHandler, job: SendPasswordRecovery) -> None:
+    """Prepare and send the mail after answering: a failure is logged, never shown to the
+    client (who must not learn from it whether the address is an account's)."""
     try:
-        await sender.send(message)
+        await send(job)
     except Exception:
-        log.exception("could not send the %r mail", message.subject)
+        log.exception("could not send a password-recovery mail")

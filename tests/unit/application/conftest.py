@@ -26,7 +26,7 @@ from application.use_cases.accounts.password_grant import (
 from application.use_cases.accounts.register_user import RegisterUser, RegisterUserHandler
 from application.use_cases.accounts.revocation import SessionRevoker
 from application.use_cases.accounts.sessions import SessionIssuer, TokensIssued
-from tests.fakes import FakePasswordHasher, FakeTokenService
+from tests.fakes import FakePasswordHasher, FakeTokenService, RecordingEmailSender
 
 
 @dataclass
@@ -52,6 +52,7 @@ class World:
         )
     )
     refresh_ttl: int = 3600
+    mailbox: RecordingEmailSender = field(default_factory=lambda: RecordingEmailSender())
 
     def __post_init__(self) -> None:
         self.denylist = InMemoryTokenDenylist(self.clock)
