@@ -18,8 +18,17 @@ class DeleteUser:
     user_id: UUID | None = None
 
 
+BATCH = 200
+
+
 class DeleteUserHandler:
-    """Removes the user, their items and sessions; their tokens stop working at once."""
+    """Removes the user, their items and sessions; their tokens stop working at once.
+
+    Sessions are revoked first; items then go in batches, each deletion announced (so caches
+    forget the item and subscribers hear of it) and each batch committed on its own, so a
+    user with any number of items costs bounded memory; the account goes last. Should it
+    stop half-way, the account is still there and deleting it again finishes the job.
+    """
 
     def __init__(self, uow: UnitOfWorkFactory, revoker: SessionRevoker, clock: Clock) -> None:
         self._uow, self._revoker, self._clock = uow, revoker, clock
@@ -27,14 +36,24 @@ class DeleteUserHandler:
     async def __call__(self, cmd: DeleteUser) -> None:
         if cmd.user_id is not None:
             require_superuser(cmd.actor)
+        user_id = cmd.user_id or cmd.actor.user_id
         async with self._uow() as uow:
-            user = await load_user_for(uow, cmd.actor, cmd.user_id or cmd.actor.user_id)
+            user = await load_user_for(uow, cmd.actor, user_id)
             await self._revoker.revoke_all(uow, user.id, keep=None)
-            now = self._clock.now()
-            # Announce each item's deletion (the cascade would not), so that the item cache
-            # forgets them and subscribers hear of it.
-            async for item in uow.items.stream_for_owner(user.id):
-                item.delete(now=now)
-                uow.track(item)
+            await uow.commit()
+        while await self._delete_some_items(user.id):
+            pass
+        async with self._uow() as uow:
             await uow.users.delete(user)
             await uow.commit()
+
+    async def _delete_some_items(self, owner_id: UUID) -> bool:
+        """Delete (and announce) up to BATCH of the owner's items; False when none were left."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            batch = await uow.items.list_for_owner(owner_id, skip=0, limit=BATCH)
+            for item in batch:
+                item.delete(now=now)
+                await uow.items.delete(uow.track(item))
+            await uow.commit()
+        return bool(batch)

@@ -130,3 +130,16 @@ async def test_nothing_is_remembered_while_events_cannot_be_heard(world):
     await known.link_up(after_loss=True)
     known.remember(user, True, moment, known.generation(user))
     assert known.role(user, moment) is True
+
+
+async def test_deleting_a_user_with_many_items_announces_each_deletion_in_batches(world):
+    from application.use_cases.users import delete_user
+
+    ada = await world.register("ada@x.io")
+    for n in range(delete_user.BATCH + 5):
+        await _create(world, ada, f"item {n}")
+    await DeleteUserHandler(world.uow, world.revoker, world.clock)(DeleteUser(ada))
+    deleted = [e for e in world.publisher.events if e.name == "item.deleted"]
+    assert len(deleted) == delete_user.BATCH + 5
+    assert world.store.items == {}
+    assert world.store.users == {}
