@@ -160,9 +160,14 @@ class Container(containers.DeclarativeContainer):
         ),
         clock,
     )
-    rate_limiter = providers.Singleton(
-        LimitsRateLimiter,
-        providers.Callable(lambda url: url or "memory://", settings.provided.redis_url),
+    rate_limiter = providers.Selector(
+        shared_state,
+        memory=providers.Singleton(LimitsRateLimiter, "memory://"),
+        redis=providers.Singleton(
+            LimitsRateLimiter,
+            settings.provided.redis_url,
+            connection_pool=redis.provided.connection_pool,
+        ),
     )
     email_sender = providers.Selector(
         providers.Callable(lambda url: "smtp" if url else "log", settings.provided.smtp_url),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import Any
 
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage
@@ -30,10 +31,15 @@ class LimitsRateLimiter:
     back: limits then hold per process rather than not at all, and sign-in keeps working.
     """
 
-    def __init__(self, storage_uri: str) -> None:
+    def __init__(self, storage_uri: str, *, connection_pool: object | None = None) -> None:
+        """`connection_pool`: the process's redis.asyncio pool, shared rather than doubled."""
         if not storage_uri.startswith("async+"):
             storage_uri = f"async+{storage_uri}"  # the asyncio flavour of the same storage
-        options = {"implementation": "redispy"} if "redis" in storage_uri else {}
+        options: dict[str, Any] = {}
+        if "redis" in storage_uri:
+            options["implementation"] = "redispy"
+            if connection_pool is not None:
+                options["connection_pool"] = connection_pool
         storage = storage_from_string(storage_uri, **options)
         self._shared = MovingWindowRateLimiter(storage)
         self._local = MovingWindowRateLimiter(MemoryStorage())
