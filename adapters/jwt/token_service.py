@@ -17,17 +17,26 @@ HEADER_TYPE = "at+jwt"  # RFC 9068 explicit typing, so no other JWT can pass for
 REQUIRED = ["exp", "iat", "nbf", "jti", "sub", "iss", "aud", "typ"]
 
 
+MAX_REMEMBERED_TOKENS = 10_000
+
+
 class PyJwtTokenService:
     """Signs and verifies access tokens with one shared secret.
 
     Expiry and not-before are checked against the `now` the caller passes (the application's
     clock) rather than PyJWT's own reading of the system time, so tests can control time.
+
+    A client sends the same token with every request for its whole lifetime, so the claims
+    of a token whose signature and claims verified are remembered (exactly that string, a
+    bounded number of them): later requests pay only for the time checks. Revocation is not
+    this service's business; the denylist is asked on every request.
     """
 
     def __init__(self, *, secret: str, issuer: str, audience: str, ttl_seconds: int) -> None:
         self._key = secret.encode("utf-8")
         self._issuer, self._audience, self._ttl = issuer, audience, ttl_seconds
         self._jwt = jwt.PyJWT()
+        self._verified: dict[str, tuple[AccessClaims, float]] = {}
         self._options = {
             "require": REQUIRED,
             "verify_exp": False,
@@ -60,6 +69,15 @@ class PyJwtTokenService:
         return IssuedToken(token, token_id, _at(expires_at), self._ttl)
 
     def verify_access(self, token: str, now: datetime) -> AccessClaims:
+        known = self._verified.get(token)
+        if known is None:
+            known = self._verify(token)
+            if len(self._verified) >= MAX_REMEMBERED_TOKENS:
+                self._verified.clear()
+            self._verified[token] = known
+        return _in_time(*known, now)
+
+    def _verify(self, token: str) -> tuple[AccessClaims, float]:
         try:
             decoded = self._jwt.decode_complete(
                 token,
@@ -74,10 +92,11 @@ class PyJwtTokenService:
         header, claims = decoded["header"], decoded["payload"]
         if header.get("typ") != HEADER_TYPE or claims["typ"] != ACCESS_TYPE:
             raise InvalidToken("the token is not an access token")
-        return _claims(claims, now)
+        return _claims(claims)
 
 
-def _claims(claims: dict[str, object], now: datetime) -> AccessClaims:
+def _claims(claims: dict[str, object]) -> tuple[AccessClaims, float]:
+    """The access claims and the not-before moment, once the signature is verified."""
     try:
         user_id = UUID(str(claims["sub"]))
         exp, nbf, iat = (float(claims[name]) for name in ("exp", "nbf", "iat"))  # type: ignore[arg-type]
@@ -87,12 +106,15 @@ def _claims(claims: dict[str, object], now: datetime) -> AccessClaims:
         raise InvalidToken("the access token's claims are malformed") from exc
     if not isinstance(token_id, str) or not token_id:
         raise InvalidToken("the access token's id is malformed")
-    moment = now.timestamp()
-    if moment >= exp:
+    return AccessClaims(user_id, token_id, _at(iat), _at(exp), session_id), nbf
+
+
+def _in_time(claims: AccessClaims, not_before: float, now: datetime) -> AccessClaims:
+    if now >= claims.expires_at:
         raise TokenExpired("the access token has expired")
-    if moment < nbf:
+    if now.timestamp() < not_before:
         raise InvalidToken("the access token is not valid yet")
-    return AccessClaims(user_id, token_id, _at(iat), _at(exp), session_id)
+    return claims
 
 
 def _at(timestamp: float) -> datetime:

@@ -48,3 +48,26 @@ def test_ids_are_unique_per_token():
     now = datetime.now(UTC)
     user = UUID(int=1)
     assert len({tokens.issue_access(user, now).token_id for _ in range(100)}) == 100
+
+
+def test_a_remembered_token_still_expires_and_is_not_valid_before_its_time():
+    service = PyJwtTokenService(secret=SECRET, issuer="portico", audience="api", ttl_seconds=60)
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    token = service.issue_access(UUID(int=7), now).token
+    assert service.verify_access(token, now).user_id == UUID(int=7)  # now remembered
+    with pytest.raises(TokenExpired):
+        service.verify_access(token, now + timedelta(seconds=60))
+    with pytest.raises(InvalidToken):
+        service.verify_access(token, now - timedelta(seconds=5))
+
+
+def test_remembering_a_token_does_not_make_an_altered_copy_valid():
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    token = tokens.issue_access(UUID(int=8), now).token
+    tokens.verify_access(token, now)
+    header, payload, signature = token.split(".")
+    altered = ".".join(
+        [header, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")]
+    )
+    with pytest.raises(InvalidToken):
+        tokens.verify_access(altered, now)
