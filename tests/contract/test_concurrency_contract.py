@@ -12,6 +12,7 @@ from application.errors import EmailAlreadyRegistered, PreconditionFailed
 from application.ports.types import UnitOfWorkFactory
 from application.use_cases.accounts.register_user import RegisterUser, RegisterUserHandler
 from application.use_cases.items.update_item import UpdateItem, UpdateItemHandler
+from domain.items import Item
 from domain.users import EmailAddress, Password
 from tests.contract.builders import a_user, an_item, committed
 from tests.fakes import FakePasswordHasher
@@ -61,14 +62,18 @@ async def test_two_concurrent_registrations_of_one_email_make_exactly_one_accoun
         assert await uow.users.get_by_email(EmailAddress("race@example.com")) is not None
 
 
-async def test_two_concurrent_updates_at_one_version_have_exactly_one_winner(
-    uow_factory: UnitOfWorkFactory,
-) -> None:
+async def _owned_item(uow_factory: UnitOfWorkFactory) -> tuple[Actor, Item, UpdateItemHandler]:
+    """A committed item, its owner as the caller, and the handler that changes it."""
     owner = a_user()
     item = an_item(owner, "Original")
     await committed(uow_factory, owner, item)
-    update = UpdateItemHandler(uow_factory, FrozenClock())
-    actor = Actor(owner.id, is_superuser=False)
+    return Actor(owner.id, is_superuser=False), item, UpdateItemHandler(uow_factory, FrozenClock())
+
+
+async def test_two_concurrent_updates_at_one_version_have_exactly_one_winner(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    actor, item, update = await _owned_item(uow_factory)
     results = await outcomes(
         update(UpdateItem(actor, item.id, title="First", expected_version=1)),
         update(UpdateItem(actor, item.id, title="Second", expected_version=1)),
@@ -84,11 +89,7 @@ async def test_two_concurrent_updates_at_one_version_have_exactly_one_winner(
 async def test_two_concurrent_unconditional_updates_both_apply(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
-    owner = a_user()
-    item = an_item(owner, "Original")
-    await committed(uow_factory, owner, item)
-    update = UpdateItemHandler(uow_factory, FrozenClock())
-    actor = Actor(owner.id, is_superuser=False)
+    actor, item, update = await _owned_item(uow_factory)
     results = await outcomes(
         *(update(UpdateItem(actor, item.id, title=f"Title {n}")) for n in range(3))
     )

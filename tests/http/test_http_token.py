@@ -5,19 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.api import PASSWORD, TOKEN, grant, register
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-PASSWORD = "correct horse battery"
-TOKEN = "/api/v1/auth/token"
-REGISTER = "/api/v1/auth/register"
-
-
-async def register(client: httpx.AsyncClient, **body: object) -> httpx.Response:
-    return await client.post(REGISTER, json=body)
-
-
-def grant(email: str, password: str = PASSWORD, **extra: str) -> dict[str, str]:
-    return {"grant_type": "password", "username": email, "password": password, **extra}
 
 
 # --- token ------------------------------------------------------------------------------
