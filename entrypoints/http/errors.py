@@ -28,8 +28,8 @@ from entrypoints.http.oauth import NO_STORE, InvalidRequest, OAuthError, Unsuppo
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-PROBLEM_TYPE_BASE = "https://portico.example/problems/"
-"""Problem types are identifiers (RFC 9457 §3.1.1), not links a client needs to follow."""
+PROBLEM_TYPE_BASE = "urn:portico:problem:"
+"""Problem types are identifiers (RFC 9457 §3.1.1): URNs, so none pretends to be a page."""
 
 Headers = Callable[[BaseException], dict[str, str]]
 

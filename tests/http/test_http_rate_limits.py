@@ -80,7 +80,7 @@ def assert_rate_limited(response: httpx.Response, window: int) -> None:
     assert response.status_code == 429, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == 429
-    assert response.json()["type"].endswith("/rate-limited")
+    assert response.json()["type"].endswith(":rate-limited")
     assert response.headers["retry-after"].isdigit()
     assert 0 < int(response.headers["retry-after"]) <= window
 

@@ -35,7 +35,7 @@ class Patch(Input):
 class Problem(BaseModel):
     """An RFC 9457 problem detail (`application/problem+json`)."""
 
-    type: str = Field(examples=["https://portico.example/problems/not-found"])
+    type: str = Field(examples=["urn:portico:problem:not-found"])
     title: str = Field(examples=["Not found"])
     status: int = Field(examples=[404])
     detail: str = Field(examples=["item not found"])
