@@ -7,6 +7,7 @@ import contextlib
 import logging
 from uuid import UUID
 
+from application.delivery import deliver
 from application.dto import ItemView
 from application.errors import DependencyUnavailable
 from application.ports.cache import ItemCache
@@ -92,11 +93,8 @@ class FanOutPublisher:
         self._publishers = publishers
 
     async def publish(self, event: DomainEvent) -> None:
-        for publisher in self._publishers:
-            try:
-                await publisher.publish(event)
-            except Exception:  # the change is committed; later publishers still deserve it
-                log.exception("publisher %s failed on %s", type(publisher).__name__, event.name)
+        # The change is committed: a later publisher deserves the event whatever came before.
+        await deliver(event, (publisher.publish for publisher in self._publishers))
 
 
 class CachedItemReader:

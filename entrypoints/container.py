@@ -11,6 +11,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from dependency_injector import containers, providers
 
@@ -89,6 +90,15 @@ def _recovery(settings: Settings) -> RecoverySettings:
         settings.recovery_limit_window_seconds,
     )
     return RecoverySettings(settings.password_reset_ttl_seconds, settings.password_reset_url, limit)
+
+
+def _throttle(
+    limiter: providers.Provider[Any], namespace: str, amount: object, window: object
+) -> providers.Provider[Throttle]:
+    """A Throttle of `amount` hits per `window` seconds, counted by `limiter`."""
+    return providers.Factory(
+        Throttle, limiter, providers.Factory(RateLimit, namespace, amount, window)
+    )
 
 
 class Container(containers.DeclarativeContainer):
@@ -194,15 +204,11 @@ class Container(containers.DeclarativeContainer):
         uow.provider,
         hasher,
         clock,
-        providers.Factory(
-            Throttle,
+        _throttle(
             rate_limiter,
-            providers.Factory(
-                RateLimit,
-                "register-address",
-                settings.provided.register_limit_per_address,
-                settings.provided.register_limit_window_seconds,
-            ),
+            "register-address",
+            settings.provided.register_limit_per_address,
+            settings.provided.register_limit_window_seconds,
         ),
     )
     password_grant = providers.Singleton(
@@ -225,15 +231,11 @@ class Container(containers.DeclarativeContainer):
         hasher,
         revoker,
         clock,
-        providers.Factory(
-            Throttle,
+        _throttle(
             rate_limiter,
-            providers.Factory(
-                RateLimit,
-                "password-change-user",
-                settings.provided.password_change_limit_per_user,
-                settings.provided.password_change_limit_window_seconds,
-            ),
+            "password-change-user",
+            settings.provided.password_change_limit_per_user,
+            settings.provided.password_change_limit_window_seconds,
         ),
     )
     recovery_settings = providers.Singleton(_recovery, settings)

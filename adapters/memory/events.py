@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
+from application.delivery import deliver
 from application.ports.events import LinkWatcher, Subscriber
 from domain.events import DomainEvent
-
-log = logging.getLogger(__name__)
 
 
 class InProcessEventBus:
@@ -32,11 +30,7 @@ class InProcessEventBus:
         """Nothing to disconnect from in one process."""
 
     async def publish(self, event: DomainEvent) -> None:
-        for subscriber in list(self._subscribers):
-            try:
-                await subscriber(event)
-            except Exception:  # one broken subscriber must not starve the others
-                log.exception("event subscriber failed on %s", event.name)
+        await deliver(event, self._subscribers)
 
 
 class RecordingPublisher:

@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 
 from adapters.redis.client import translated
 from adapters.redis.codec import decode_event, encode_event
+from application.delivery import deliver
 from application.ports.events import LinkWatcher, Subscriber
 from domain.events import DomainEvent
 
@@ -96,11 +97,4 @@ class RedisEventBus:
             except (ValueError, KeyError, TypeError):
                 log.warning("ignoring a malformed event message")
                 continue
-            await self._deliver(event)
-
-    async def _deliver(self, event: DomainEvent) -> None:
-        for subscriber in list(self._subscribers):
-            try:
-                await subscriber(event)
-            except Exception:  # one broken subscriber must not starve the others
-                log.exception("event subscriber failed on %s", event.name)
+            await deliver(event, self._subscribers)
