@@ -1,17 +1,26 @@
-"""A fast denylist (memory or Redis) mirrored from a durable one (the database).
+"""The denylist every request checks: this process's exact copy of a durable one.
 
-Revocations are written to the database first, so none is lost to a restart or to an outage
-of the fast store; checks ask the fast store, and the database only while the fast one is
-unreachable. After an outage, the fast store is refilled from the database before it is
-trusted again: by one refill at a time, while checks meanwhile ask the database; and after
-the fast store fails, checks ask the database without trying it for `RETRY_SECONDS`.
+Revocations are written to the durable store (the database) first, so none is lost to a
+restart, then to this process's copy; other processes hear of them as `AccessRevoked` events
+on the event bus and copy them too. Checks ask the copy, so a request pays no network round
+trip for them, and the database only while the copy may be incomplete:
+
+- until the event bus first hears every process and the copy is then loaded from the
+  durable store;
+- while the event bus is down (revocations made elsewhere cannot be heard), and after it is
+  back until the copy is reloaded, in the background, never inside a request;
+- never because of load: nothing here waits for or fails on a busy pool.
+
+Every `RESYNC_SECONDS` the copy is also merged with the durable store in the background, so
+a revocation whose event was lost (its process died between the commit and the publish)
+reaches every process within that bound.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -19,26 +28,41 @@ from application.errors import DependencyUnavailable
 from application.ports.clock import Clock
 from application.ports.security import AccessClaims
 from application.ports.sessions import DurableTokenDenylist, TokenDenylist
+from domain.events import AccessRevoked, DomainEvent
 
 log = logging.getLogger(__name__)
 
-RETRY_SECONDS = 1.0
-"""How long checks leave a failed fast store alone before trying it (a refill) again."""
+RESYNC_SECONDS = 30.0
+"""How often the copy is merged with the durable store, whatever the event bus says."""
+RELOAD_RETRY_SECONDS = 1.0
+"""How long a failed reload (the database is down) waits before trying again."""
 
 
 class MirroredDenylist:
-    """TokenDenylist over a durable store and a fast copy of it."""
+    """TokenDenylist over a durable store and this process's copy of it (see the module).
 
-    def __init__(self, durable: DurableTokenDenylist, fast: TokenDenylist, clock: Clock) -> None:
-        self._durable, self._fast, self._clock = durable, fast, clock
-        self._fast_is_complete = False  # until refilled from the durable store
-        self._losses = 0  # times the fast store may have lost entries; a refill spans none
-        self._refilling = asyncio.Lock()
-        self._retry_at: datetime | None = None  # no fast attempt by checks before then
+    It is also an event-bus subscriber (`hear`) and a LinkWatcher (`link_down`/`link_up`).
+    """
+
+    def __init__(
+        self,
+        durable: DurableTokenDenylist,
+        copy: TokenDenylist,
+        clock: Clock,
+        access_ttl_seconds: int,
+        resync_seconds: float = RESYNC_SECONDS,
+    ) -> None:
+        self._durable, self._copy, self._clock = durable, copy, clock
+        self._ttl, self._resync_seconds = access_ttl_seconds, resync_seconds
+        self._complete = False  # until loaded from the durable store while hearing events
+        self._hearing = False  # whether the event bus delivers every process's revocations
+        self._losses = 0  # times revocations made elsewhere may have been missed
+        self._reloading: asyncio.Task[None] | None = None
+        self._resyncing: asyncio.Task[None] | None = None
 
     async def revoke_token(self, token_id: str, expires_at: datetime) -> None:
         await self._durable.revoke_token(token_id, expires_at)
-        await self._mirror(self._fast.revoke_token(token_id, expires_at))
+        await self._copy.revoke_token(token_id, expires_at)
 
     async def revoke_user(
         self, user_id: UUID, issued_before: datetime, *, keep_token_id: str | None, ttl_seconds: int
@@ -46,81 +70,106 @@ class MirroredDenylist:
         await self._durable.revoke_user(
             user_id, issued_before, keep_token_id=keep_token_id, ttl_seconds=ttl_seconds
         )
-        await self._mirror(
-            self._fast.revoke_user(
-                user_id, issued_before, keep_token_id=keep_token_id, ttl_seconds=ttl_seconds
-            )
+        await self._copy.revoke_user(
+            user_id, issued_before, keep_token_id=keep_token_id, ttl_seconds=ttl_seconds
         )
 
     async def is_revoked(self, claims: AccessClaims) -> bool:
-        """Ask the fast store once it is complete; the durable one while it is not."""
-        if self._fast_is_complete or await self._try_refill():
-            try:
-                return await self._fast.is_revoked(claims)
-            except DependencyUnavailable:
-                self._fast_failed("checking the database")
+        """Ask the copy once it is complete; the durable store while it is not."""
+        if self._complete:
+            return await self._copy.is_revoked(claims)
         return await self._durable.is_revoked(claims)
 
+    @property
+    def complete(self) -> bool:
+        """Whether checks are answered from this process's copy."""
+        return self._complete
+
+    async def hear(self, event: DomainEvent) -> None:
+        """Event-bus subscriber: copy a revocation made by any process (idempotent).
+
+        A token's entry lasts one access-token lifetime from the event, which outlasts the
+        token; a user-wide one revokes what was issued before the event's moment.
+        """
+        if not isinstance(event, AccessRevoked):
+            return
+        if event.token_id is not None:
+            expires_at = event.occurred_at + timedelta(seconds=self._ttl)
+            await self._copy.revoke_token(event.token_id, expires_at)
+        else:
+            await self._copy.revoke_user(
+                event.user_id,
+                event.occurred_at,
+                keep_token_id=event.keep_token_id,
+                ttl_seconds=self._ttl,
+            )
+
     def link_down(self) -> None:
-        """The fast store may lose entries (a restart) unseen: refill it before trusting it."""
+        """Revocations made elsewhere may be missed from now on: ask the durable store."""
+        self._hearing = False
         self._losses += 1
-        self._fast_is_complete = False
+        self._complete = False
 
     async def link_up(self, after_loss: bool) -> None:
-        """The fast store is reachable again: refill now rather than on the next check."""
-        self._retry_at = None
-        await self.refill()
+        """Events flow again: (re)load the copy, in the background."""
+        self._hearing = True
+        if not self._complete:
+            self._reload_in_background()
 
-    async def refill(self) -> None:
-        """Copy every live durable entry into the fast store (idempotent), one refill at a time.
+    async def start(self) -> None:
+        """Start the periodic merge (the copy itself is loaded once events are heard)."""
+        if self._resyncing is None:
+            self._resyncing = asyncio.create_task(self._resync(), name="denylist-resync")
 
-        The fast store is complete afterwards unless it may have lost entries meanwhile.
-        Raises DependencyUnavailable.
-        """
-        async with self._refilling:
-            losses = self._losses
-            await self._copy_all()
-            self._fast_is_complete = self._losses == losses
+    async def close(self) -> None:
+        """Stop the background work."""
+        for task in (self._reloading, self._resyncing):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._reloading = self._resyncing = None
 
-    async def _copy_all(self) -> None:
+    async def reload(self) -> None:
+        """Merge every live durable entry into the copy; it is complete afterwards if events
+        were heard throughout. Raises DependencyUnavailable."""
+        losses = self._losses
+        await self._merge_durable()
+        self._complete = self._hearing and self._losses == losses
+
+    async def _merge_durable(self) -> None:
         now = self._clock.now()
         for entry in await self._durable.active():
             if entry.token_id is not None:
-                await self._fast.revoke_token(entry.token_id, entry.expires_at)
+                await self._copy.revoke_token(entry.token_id, entry.expires_at)
             elif entry.user_id is not None and entry.issued_before is not None:
                 ttl = max(1, int((entry.expires_at - now).total_seconds()) + 1)
-                await self._fast.revoke_user(
+                await self._copy.revoke_user(
                     entry.user_id,
                     entry.issued_before,
                     keep_token_id=entry.keep_token_id,
                     ttl_seconds=ttl,
                 )
 
-    async def _try_refill(self) -> bool:
-        """Refill for a check, unless one is under way or the fast store failed just now.
+    def _reload_in_background(self) -> None:
+        if self._reloading is None or self._reloading.done():
+            self._reloading = asyncio.create_task(self._reload_until_complete(), name="denylist")
 
-        Returns whether the fast store is complete (and so may be asked).
-        """
-        if self._refilling.locked() or self._resting():
-            return False
-        try:
-            await self.refill()
-        except DependencyUnavailable:  # (or the database is: then so is the check)
-            self._fast_failed("checking the database")
-            return False
-        return self._fast_is_complete
+    async def _reload_until_complete(self) -> None:
+        failed = False
+        while self._hearing and not self._complete:
+            try:
+                await self.reload()
+            except DependencyUnavailable:
+                if not failed:
+                    log.warning("could not reload the denylist; checks use the database")
+                failed = True
+                await asyncio.sleep(RELOAD_RETRY_SECONDS)
+        if failed:
+            log.warning("denylist reloaded; checks use this process's copy again")
 
-    def _resting(self) -> bool:
-        return self._retry_at is not None and self._clock.now() < self._retry_at
-
-    def _fast_failed(self, consequence: str) -> None:
-        self._losses += 1
-        self._fast_is_complete = False  # refilled from the database once it is back
-        self._retry_at = self._clock.now() + timedelta(seconds=RETRY_SECONDS)
-        log.warning("fast denylist unavailable; %s", consequence)
-
-    async def _mirror(self, write: Awaitable[None]) -> None:
-        try:
-            await write
-        except DependencyUnavailable:
-            self._fast_failed("the revocation is kept in the database")
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(self._resync_seconds)
+            with contextlib.suppress(DependencyUnavailable):  # the next round tries again
+                await self._merge_durable()

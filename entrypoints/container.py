@@ -22,9 +22,7 @@ from adapters.memory.cache import InMemoryItemCache
 from adapters.memory.clock import SystemClock
 from adapters.memory.events import InProcessEventBus
 from adapters.memory.sessions import InMemoryTokenDenylist
-from adapters.redis.cache import RedisItemCache
 from adapters.redis.client import RedisHealthCheck, create_client
-from adapters.redis.denylist import RedisTokenDenylist
 from adapters.redis.events import RedisEventBus
 from adapters.smtp.senders import LoggingEmailSender, SmtpEmailSender
 from adapters.sqlalchemy.denylist import SqlAlchemyTokenDenylist
@@ -32,9 +30,8 @@ from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import SqlAlchemyHealthCheck
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from application.cache import CachedItemReader, CacheRepairs, CacheUpdater, FanOutPublisher
+from application.cache import CacheUpdater, FanOutPublisher
 from application.cursors import CursorCodec
-from application.errors import DependencyUnavailable
 from application.ports import RateLimit
 from application.revocations import MirroredDenylist
 from application.use_cases.accounts.authenticate import AuthenticateHandler, KnownUsers
@@ -108,30 +105,32 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
 
-    # Shared state: in this process when REDIS_URL is unset, in Redis when it is set.
+    # Shared state: in this process when REDIS_URL is unset, in Redis when it is set. The
+    # item cache and the denylist copy are always this process's own, kept exact by the
+    # event bus, so reading an item costs no network round trip but the database's on a miss.
     shared_state = providers.Callable(
         lambda url: "redis" if url else "memory", settings.provided.redis_url
     )
-    redis = providers.Singleton(create_client, settings.provided.redis_url)
+    redis = providers.Singleton(
+        create_client,
+        settings.provided.redis_url,
+        max_connections=settings.provided.redis_max_connections,
+        pool_timeout=settings.provided.redis_pool_timeout_seconds,
+    )
     redis_check = providers.Singleton(RedisHealthCheck, redis)
     event_bus = providers.Selector(
         shared_state,
         memory=providers.Singleton(InProcessEventBus),
         redis=providers.Singleton(RedisEventBus, redis),
     )
-    item_cache = providers.Selector(
-        shared_state,
-        memory=providers.Singleton(
-            InMemoryItemCache, clock, ttl_seconds=settings.provided.cache_ttl_seconds
-        ),
-        redis=providers.Singleton(
-            RedisItemCache, redis, ttl_seconds=settings.provided.cache_ttl_seconds
-        ),
+    item_cache = providers.Singleton(
+        InMemoryItemCache,
+        clock,
+        ttl_seconds=settings.provided.cache_ttl_seconds,
+        max_entries=settings.provided.cache_max_items,
     )
-    cache_repairs = providers.Singleton(CacheRepairs, item_cache)
-    publisher = providers.Singleton(
-        FanOutPublisher, providers.Singleton(CacheUpdater, item_cache, cache_repairs), event_bus
-    )
+    cache_updater = providers.Singleton(CacheUpdater, item_cache)
+    publisher = providers.Singleton(FanOutPublisher, cache_updater, event_bus)
 
     engine = providers.Singleton(
         create_engine,
@@ -163,12 +162,9 @@ class Container(containers.DeclarativeContainer):
     denylist = providers.Singleton(
         MirroredDenylist,
         providers.Singleton(SqlAlchemyTokenDenylist, engine, clock),
-        providers.Selector(
-            shared_state,
-            memory=providers.Singleton(InMemoryTokenDenylist, clock),
-            redis=providers.Singleton(RedisTokenDenylist, redis, clock),
-        ),
+        providers.Singleton(InMemoryTokenDenylist, clock),
         clock,
+        settings.provided.access_token_ttl_seconds,
     )
     rate_limiter = providers.Selector(
         shared_state,
@@ -256,11 +252,7 @@ class Container(containers.DeclarativeContainer):
     administer_user = providers.Singleton(AdministerUserHandler, uow.provider, revoker, clock)
 
     create_item = providers.Singleton(CreateItemHandler, uow.provider, clock)
-    get_item = providers.Singleton(
-        GetItemHandler,
-        uow.provider,
-        providers.Singleton(CachedItemReader, item_cache, cache_repairs),
-    )
+    get_item = providers.Singleton(GetItemHandler, uow.provider, item_cache)
     list_items = providers.Singleton(ListItemsHandler, uow.provider)
     list_items_by_cursor = providers.Singleton(ListItemsByCursorHandler, uow.provider, cursors)
     update_item = providers.Singleton(UpdateItemHandler, uow.provider, clock)
@@ -269,23 +261,23 @@ class Container(containers.DeclarativeContainer):
 
 async def open_resources(container: Container) -> None:
     """Start what runs in the background: the event-bus listener, and the subscribers that
-    keep per-process state in step with other processes."""
+    keep per-process state (remembered roles, the item cache, the denylist copy) in step with
+    every process's changes."""
     await container.hasher().warm_up()
-    bus = container.event_bus()
+    bus, denylist = container.event_bus(), container.denylist()
     bus.subscribe(container.known_users().forget)
-    for watcher in (container.known_users(), container.denylist(), container.item_cache()):
+    bus.subscribe(container.cache_updater().publish)
+    bus.subscribe(denylist.hear)
+    for watcher in (container.known_users(), denylist, container.item_cache()):
         bus.watch(watcher)
+    await denylist.start()
     await bus.start()
-    try:
-        await container.denylist().refill()
-    except DependencyUnavailable:  # the first check refills it once the stores are back
-        log.warning("could not load the denylist at start-up")
 
 
 async def close_resources(container: Container) -> None:
     """Release what the container opened: listeners, connection pools and thread pools."""
     await container.event_bus().stop()
-    await container.cache_repairs().close()
+    await container.denylist().close()
     if container.settings().redis_url:
         await container.redis().aclose()
     await container.engine().dispose()

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     jwt_issuer: str = "portico"
     jwt_audience: str = "portico-api"
     cache_ttl_seconds: int = Field(300, ge=1)
+    cache_max_items: int = Field(50_000, ge=100)
+    redis_max_connections: int = Field(50, ge=2, le=10_000)
+    redis_pool_timeout_seconds: float = Field(5.0, gt=0, le=60)
     public_base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
 

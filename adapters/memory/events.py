@@ -14,6 +14,7 @@ class InProcessEventBus:
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        self._watchers: list[LinkWatcher] = []
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Register a subscriber; return a function that unregisters it."""
@@ -21,10 +22,13 @@ class InProcessEventBus:
         return lambda: self._subscribers.remove(subscriber)
 
     def watch(self, watcher: LinkWatcher) -> None:
-        """An in-process bus never loses its link: nothing to tell."""
+        """An in-process bus never loses its link: watchers only hear that it is up."""
+        self._watchers.append(watcher)
 
     async def start(self) -> None:
-        """Nothing to connect to in one process."""
+        """Nothing to connect to in one process: every event is heard from the start."""
+        for watcher in self._watchers:
+            await watcher.link_up(after_loss=False)
 
     async def stop(self) -> None:
         """Nothing to disconnect from in one process."""

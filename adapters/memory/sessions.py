@@ -73,13 +73,21 @@ class InMemoryPasswordResetTokenRepository:
                 self._tokens.put(token)
 
 
+_FIRST_SWEEP_SIZE = 1024
+
+
 class InMemoryTokenDenylist:
-    """TokenDenylist in a dict, for one process; entries are dropped once they expire."""
+    """TokenDenylist in a dict, for one process; entries are dropped once they expire.
+
+    Expired entries are swept when the store has doubled since the last sweep, so loading
+    many entries at once costs linear time, not quadratic.
+    """
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._tokens: dict[str, float] = {}
         self._users: dict[UUID, tuple[float, str | None, float]] = {}
+        self._sweep_at_size = _FIRST_SWEEP_SIZE
 
     async def revoke_token(self, token_id: str, expires_at: datetime) -> None:
         self._purge()
@@ -107,7 +115,13 @@ class InMemoryTokenDenylist:
             return False
         return claims.issued_at.timestamp() < mark[0]
 
+    def __len__(self) -> int:
+        return len(self._tokens) + len(self._users)
+
     def _purge(self) -> None:
+        if len(self) < self._sweep_at_size:
+            return
         now = self._clock.now().timestamp()
         self._tokens = {k: v for k, v in self._tokens.items() if v > now}
         self._users = {k: v for k, v in self._users.items() if v[2] > now}
+        self._sweep_at_size = max(_FIRST_SWEEP_SIZE, 2 * len(self))

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -19,13 +19,21 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def create_client(url: str, *, timeout: float = 1.0, max_connections: int = 50) -> Redis:
-    """A client with short timeouts, so a dead Redis costs a request a second at most."""
-    return Redis.from_url(
+def create_client(
+    url: str, *, timeout: float = 1.0, max_connections: int = 50, pool_timeout: float = 5.0
+) -> Redis:
+    """A client on a bounded pool that makes callers wait for a free connection.
+
+    A busy pool is back-pressure: a caller waits (up to `pool_timeout`) for a connection to
+    come back rather than failing, so load is never mistaken for an outage. Short socket
+    timeouts bound what a dead Redis costs: `timeout` per call at most.
+    """
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=pool_timeout,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
-        max_connections=max_connections,
         health_check_interval=15,
         decode_responses=False,
         # Once, at once, on a dropped connection only: a pooled connection that went stale
@@ -33,6 +41,7 @@ def create_client(url: str, *, timeout: float = 1.0, max_connections: int = 50) 
         # a dead Redis still costs a request one `timeout` at most.)
         retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     )
+    return Redis.from_pool(pool)
 
 
 def translated(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:

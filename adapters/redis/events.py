@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 
 from redis.asyncio import Redis
@@ -13,10 +14,14 @@ from redis.exceptions import RedisError
 from adapters.redis.client import translated
 from adapters.redis.codec import decode_event, encode_event
 from application.delivery import deliver
+from application.errors import DependencyUnavailable
 from application.ports.events import LinkWatcher, Subscriber
 from domain.events import DomainEvent
 
 log = logging.getLogger(__name__)
+
+MAX_HELD_EVENTS = 10_000
+"""Events held while publishing fails; past that the oldest are dropped (and counted)."""
 
 
 class RedisEventBus:
@@ -25,8 +30,14 @@ class RedisEventBus:
     Every process publishes to the channel and holds a single subscription to it, whose
     messages it hands to its local subscribers (WebSocket connections). Events of this
     process come back through Redis too, so every process sees one ordered stream. When
-    Redis drops, the listener reconnects with backoff by itself; events published while it
-    is down are lost (they are notifications: the data they announce is in the database).
+    Redis drops, the listener reconnects with backoff by itself.
+
+    Publishing never fails the change that caused it: an event that cannot be published is
+    held, in order, and sent again in the background until Redis takes it, while later events
+    queue behind it rather than overtake it. Losing Redis and getting it back are each logged
+    once. (Receivers are safe with late events: caches are version-guarded and revocations
+    idempotent; processes that lost the subscription meanwhile distrust what events keep
+    fresh until it is back, see LinkWatcher.) A busy connection pool only makes a publish wait.
     """
 
     def __init__(self, client: Redis, channel: str = "portico:events") -> None:
@@ -35,6 +46,9 @@ class RedisEventBus:
         self._task: asyncio.Task[None] | None = None
         self._watchers: list[LinkWatcher] = []
         self.connected = asyncio.Event()
+        self._held: deque[bytes] = deque(maxlen=MAX_HELD_EVENTS)
+        self._sender: asyncio.Task[None] | None = None
+        self.held_total = self.dropped_total = 0
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         self._subscribers.append(subscriber)
@@ -43,9 +57,45 @@ class RedisEventBus:
     def watch(self, watcher: LinkWatcher) -> None:
         self._watchers.append(watcher)
 
-    @translated
     async def publish(self, event: DomainEvent) -> None:
-        await self._client.publish(self._channel, encode_event(event))
+        """Publish now, or hold the event for the background sender (never raises)."""
+        message = encode_event(event)
+        if not self._held:
+            try:
+                await self._send(message)
+                return
+            except DependencyUnavailable:
+                log.warning("event bus cannot publish to redis; holding events until it can")
+        self._hold(message)
+
+    @translated
+    async def _send(self, message: bytes) -> None:
+        await self._client.publish(self._channel, message)
+
+    def _hold(self, message: bytes) -> None:
+        if len(self._held) == self._held.maxlen:
+            self.dropped_total += 1
+        self._held.append(message)
+        self.held_total += 1
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_held(), name="redis-event-sender")
+
+    async def _send_held(self) -> None:
+        backoff, sent = 0.05, 0
+        while self._held:
+            try:
+                await self._send(self._held[0])
+            except DependencyUnavailable:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+                continue
+            self._held.popleft()
+            sent += 1
+        log.warning(
+            "event bus publishes to redis again; %d held events sent, %d dropped in all",
+            sent,
+            self.dropped_total,
+        )
 
     async def start(self) -> None:
         """Start listening (in the background); returns at once."""
@@ -53,12 +103,13 @@ class RedisEventBus:
             self._task = asyncio.create_task(self._listen(), name="redis-event-bus")
 
     async def stop(self) -> None:
-        """Stop listening."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop listening (and stop sending held events: they are notifications only)."""
+        for task in (self._task, self._sender):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._sender = None
 
     async def _listen(self) -> None:
         backoff, lost = 0.1, False
@@ -72,8 +123,8 @@ class RedisEventBus:
             except (RedisError, OSError) as exc:
                 if self.connected.is_set() or not lost:
                     self._link_down()
+                    log.warning("event bus lost its redis subscription (%s); reconnecting", exc)
                 lost = True
-                log.warning("event bus lost redis (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
 
@@ -84,6 +135,8 @@ class RedisEventBus:
             except Exception:  # the watcher stays distrustful; the bus still delivers events
                 log.exception("%s could not recover from the outage", type(watcher).__name__)
         self.connected.set()
+        if after_loss:
+            log.warning("event bus subscribed to redis again")
 
     def _link_down(self) -> None:
         self.connected.clear()

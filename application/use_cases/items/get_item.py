@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.cache import CachedItemReader
 from application.dto import Actor, ItemView, item_view
 from application.errors import ItemNotFound
+from application.ports.cache import ItemCache
 from application.ports.types import UnitOfWorkFactory
 
 
@@ -24,7 +24,7 @@ class GetItemHandler:
     database and fills the cache.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, cache: CachedItemReader) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, cache: ItemCache) -> None:
         self._uow, self._cache = uow, cache
 
     async def __call__(self, cmd: GetItem) -> ItemView:
@@ -35,7 +35,7 @@ class GetItemHandler:
             if item is None:
                 raise ItemNotFound("item not found")
             view = item_view(item)
-            await self._cache.fill(view)
+            await self._cache.put(view)
         if not cmd.actor.may_access(view.owner_id):
             raise ItemNotFound("item not found")
         return view

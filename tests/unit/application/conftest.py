@@ -13,7 +13,7 @@ from adapters.memory.events import InProcessEventBus, RecordingPublisher
 from adapters.memory.sessions import InMemoryTokenDenylist
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
-from application.cache import CachedItemReader, CacheRepairs, CacheUpdater, FanOutPublisher
+from application.cache import CacheUpdater, FanOutPublisher
 from application.cursors import CursorCodec
 from application.dto import Actor
 from application.ports import RateLimit
@@ -41,8 +41,6 @@ class World:
     cursors: CursorCodec = field(default_factory=lambda: CursorCodec(b"k" * 32))
     denylist: InMemoryTokenDenylist = field(init=False)
     cache: InMemoryItemCache = field(init=False)
-    reader: CachedItemReader = field(init=False)
-    repairs: CacheRepairs = field(init=False)
     bus: InProcessEventBus = field(init=False)
     known: KnownUsers = field(init=False)
     limiter: LimitsRateLimiter = field(default_factory=lambda: LimitsRateLimiter("memory://"))
@@ -57,8 +55,6 @@ class World:
     def __post_init__(self) -> None:
         self.denylist = InMemoryTokenDenylist(self.clock)
         self.cache = InMemoryItemCache(self.clock, ttl_seconds=60)
-        self.repairs = CacheRepairs(self.cache, retry_seconds=0.01)
-        self.reader = CachedItemReader(self.cache, self.repairs)
         self.bus = InProcessEventBus()
         self.known = KnownUsers()
         self.bus.subscribe(self.known.forget)
@@ -88,7 +84,7 @@ class World:
     def uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(
             self.store,
-            FanOutPublisher(CacheUpdater(self.cache, self.repairs), self.publisher, self.bus),
+            FanOutPublisher(CacheUpdater(self.cache), self.publisher, self.bus),
         )
 
     async def register(self, email: str = "ada@example.com", *, superuser: bool = False) -> Actor:
