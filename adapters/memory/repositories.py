@@ -108,6 +108,9 @@ class InMemoryItemRepository:
     async def get(self, item_id: UUID) -> Item | None:
         return self._items.get(item_id)
 
+    async def get_for_update(self, item_id: UUID) -> Item | None:
+        return self._items.get(item_id)  # transactions are serialised already
+
     async def save(self, item: Item) -> None:
         stored = self._items.get(item.id)
         if stored is None or stored.version != item.version - 1:
@@ -125,6 +128,12 @@ class InMemoryItemRepository:
 
     async def count_for_owner(self, owner_id: UUID) -> int:
         return len(self._owned(owner_id))
+
+    async def list_for_owner_with_total(
+        self, owner_id: UUID, *, skip: int, limit: int
+    ) -> tuple[list[Item], int]:
+        owned = self._owned(owner_id)
+        return owned[skip : skip + limit], len(owned)
 
     async def list_for_owner_after(
         self, owner_id: UUID, *, after: UUID | None, limit: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from application.errors import ApplicationError, Conflict, DependencyUnavailable
+from application.errors import ApplicationError, Conflict, DependencyBusy, DependencyUnavailable
 
 DRIVER_ERRORS: tuple[type[BaseException], ...] = (
     DBAPIError,
@@ -26,4 +26,6 @@ def translate(exc: BaseException) -> ApplicationError:
     """The application error for a driver exception (raise it `from exc`)."""
     if isinstance(exc, IntegrityError):
         return Conflict("the change conflicts with stored data")
+    if isinstance(exc, PoolTimeout):  # the server answers; this process has too much to ask
+        return DependencyBusy("requests for a database connection")
     return DependencyUnavailable("the database is unavailable")

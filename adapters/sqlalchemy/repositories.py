@@ -8,7 +8,7 @@ from uuid import UUID
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
-from adapters.sqlalchemy.tables import items, users
+from adapters.sqlalchemy.tables import item_counts, items, users
 from adapters.sqlalchemy.transaction import Transaction
 from application.errors import EmailAlreadyRegistered, PreconditionFailed
 from domain.items import Item
@@ -50,6 +50,7 @@ _ITEM_COLUMNS = (
     items.c.updated_at,
 )
 _ITEM_BY_ID = select(*_ITEM_COLUMNS).where(items.c.id == bindparam("id"))
+_ITEM_BY_ID_FOR_UPDATE = _ITEM_BY_ID.with_for_update()  # SQLite: BEGIN IMMEDIATE does it
 _OWNED = select(*_ITEM_COLUMNS).where(items.c.owner_id == bindparam("owner_id"))
 _OLDEST_FIRST = _OWNED.order_by(items.c.created_at, items.c.id)
 _ITEMS_PAGE = _OLDEST_FIRST.offset(bindparam("skip")).limit(bindparam("limit"))
@@ -58,9 +59,13 @@ _ITEMS_FIRST_BY_ID = _OWNED.order_by(items.c.id).limit(bindparam("limit"))
 _ITEMS_AFTER_BY_ID = (
     _OWNED.where(items.c.id > bindparam("after")).order_by(items.c.id).limit(bindparam("limit"))
 )
-_COUNT_ITEMS = (
-    select(func.count()).select_from(items).where(items.c.owner_id == bindparam("owner_id"))
-)
+# Each user's item count is kept in its own row, changed with every item insert and delete.
+_NEW_ITEM_COUNT = insert(item_counts).values(count=0)
+_ITEM_COUNT = select(item_counts.c.count).where(item_counts.c.owner_id == bindparam("owner_id"))
+_OWNERS_COUNT = update(item_counts).where(item_counts.c.owner_id == bindparam("owner"))
+_COUNT_ONE_MORE = _OWNERS_COUNT.values(count=item_counts.c.count + 1)
+_COUNT_ONE_LESS = _OWNERS_COUNT.values(count=item_counts.c.count - 1)
+_ITEMS_PAGE_AND_TOTAL = _ITEMS_PAGE.add_columns(_ITEM_COUNT.scalar_subquery())
 _INSERT_ITEM = insert(items)
 _SAVE_ITEM = update(items).where(
     items.c.id == bindparam("item_id"), items.c.version == bindparam("previous_version")
@@ -95,6 +100,7 @@ class SqlAlchemyUserRepository:
     async def add(self, user: User) -> None:
         values = {"id": user.id, "created_at": user.created_at, **_user_values(user)}
         await self._tx.write_or_refuse(_INSERT_USER, values, _email_taken())
+        await self._tx.write(_NEW_ITEM_COUNT, {"owner_id": user.id})
 
     async def get(self, user_id: UUID) -> User | None:
         row = (await self._tx.read(_USER_BY_ID, {"id": user_id})).first()
@@ -129,16 +135,23 @@ def _email_taken() -> EmailAlreadyRegistered:
 
 
 class SqlAlchemyItemRepository:
-    """ItemRepository over the `items` table, with optimistic locking on `version`."""
+    """ItemRepository over the `items` table: optimistic locking on `version`, a row lock
+    (SELECT ... FOR UPDATE) for a read that is to be written back, and each owner's count in
+    `item_counts`, kept in the same transaction as the insert or delete."""
 
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
 
     async def add(self, item: Item) -> None:
         await self._tx.write(_INSERT_ITEM, _item_values(item))
+        await self._tx.write(_COUNT_ONE_MORE, {"owner": item.owner_id})
 
     async def get(self, item_id: UUID) -> Item | None:
         row = (await self._tx.read(_ITEM_BY_ID, {"id": item_id})).first()
+        return None if row is None else _item(row)
+
+    async def get_for_update(self, item_id: UUID) -> Item | None:
+        row = (await self._tx.read_for_write(_ITEM_BY_ID_FOR_UPDATE, {"id": item_id})).first()
         return None if row is None else _item(row)
 
     async def save(self, item: Item) -> None:
@@ -154,15 +167,26 @@ class SqlAlchemyItemRepository:
             raise PreconditionFailed("the item was changed or deleted meanwhile")
 
     async def delete(self, item: Item) -> None:
-        await self._tx.write(_DELETE_ITEM, {"id": item.id})
+        # Counted only if this statement removed it: a concurrent delete may have got there first.
+        if await self._tx.write(_DELETE_ITEM, {"id": item.id}):
+            await self._tx.write(_COUNT_ONE_LESS, {"owner": item.owner_id})
 
     async def list_for_owner(self, owner_id: UUID, *, skip: int, limit: int) -> list[Item]:
         params = {"owner_id": owner_id, "skip": skip, "limit": limit}
         return [_item(row) for row in await self._tx.read(_ITEMS_PAGE, params)]
 
     async def count_for_owner(self, owner_id: UUID) -> int:
-        result = await self._tx.read(_COUNT_ITEMS, {"owner_id": owner_id})
-        return int(result.scalar_one())
+        result = await self._tx.read(_ITEM_COUNT, {"owner_id": owner_id})
+        return int(result.scalar_one_or_none() or 0)  # no row: no such user, so no items
+
+    async def list_for_owner_with_total(
+        self, owner_id: UUID, *, skip: int, limit: int
+    ) -> tuple[list[Item], int]:
+        params = {"owner_id": owner_id, "skip": skip, "limit": limit}
+        rows = (await self._tx.read(_ITEMS_PAGE_AND_TOTAL, params)).all()
+        if not rows:  # past the last item: the total has no row to ride on
+            return [], await self.count_for_owner(owner_id)
+        return [_item(row) for row in rows], int(rows[0][-1] or 0)
 
     async def list_for_owner_after(
         self, owner_id: UUID, *, after: UUID | None, limit: int

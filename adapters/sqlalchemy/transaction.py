@@ -11,8 +11,9 @@ from sqlalchemy import CursorResult, Executable, Result, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.sqlalchemy.checkout import checkin, checkout
 from adapters.sqlalchemy.errors import DRIVER_ERRORS, translate
-from application.errors import ApplicationError
+from application.errors import ApplicationError, DependencyUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,24 +48,28 @@ class Transaction:
 
     After any failed statement (other than a refusal absorbed by a savepoint) commit refuses,
     on both dialects: PostgreSQL would answer COMMIT with a silent ROLLBACK, SQLite would
-    commit the rest.
+    commit the rest. Once the connection is lost (the server ended it, a statement was
+    cancelled) it is dead for good: every further statement and commit raises
+    DependencyUnavailable without touching it, and rollback has nothing left to undo.
     """
 
-    __slots__ = ("_conn", "_dialect", "_failure", "_in_transaction")
+    __slots__ = ("_conn", "_dialect", "_engine", "_failure", "_in_transaction")
 
     _conn: AsyncConnection
     _dialect: _Dialect
+    _engine: AsyncEngine
 
     def __init__(self) -> None:
         self._in_transaction = False
         self._failure: BaseException | None = None
 
     async def open(self, engine: AsyncEngine) -> None:
-        """Check a connection out of the engine's pool."""
+        """Check a connection out of the engine's pool, waiting in line while all are in use."""
         try:
-            self._conn = await engine.connect()
+            self._conn = await checkout(engine)
         except DRIVER_ERRORS as exc:
             raise translate(exc) from exc
+        self._engine = engine
         self._dialect = _DIALECTS[engine.dialect.name]
         self._in_transaction, self._failure = False, None
 
@@ -74,6 +79,7 @@ class Transaction:
 
     async def read(self, statement: Executable, params: Params = None) -> Result[Any]:
         """Run a query and return its buffered result."""
+        self._require_connection()
         try:
             return await self._conn.execute(statement, params)
         except DRIVER_ERRORS as exc:
@@ -81,6 +87,7 @@ class Transaction:
 
     async def read_for_write(self, statement: Executable, params: Params = None) -> Result[Any]:
         """Run a query inside the write transaction (opening it), e.g. a SELECT ... FOR UPDATE."""
+        self._require_connection()
         try:
             await self._begin(self._dialect.begin_write)
             return await self._conn.execute(statement, params)
@@ -89,6 +96,7 @@ class Transaction:
 
     async def write(self, statement: Executable, params: Params = None) -> int:
         """Run a change inside the transaction and return how many rows it touched."""
+        self._require_connection()
         try:
             await self._begin(self._dialect.begin_write)
             result = await self._conn.execute(statement, params)
@@ -100,6 +108,7 @@ class Transaction:
         self, statement: Executable, params: Params, refusal: ApplicationError
     ) -> None:
         """Run a change a constraint may refuse; if it does, raise `refusal` and stay usable."""
+        self._require_connection()
         conn = self._conn
         try:
             await self._begin(self._dialect.begin_write)
@@ -116,6 +125,7 @@ class Transaction:
 
     async def stream(self, statement: Executable, params: Params = None) -> AsyncIterator[Row[Any]]:
         """Yield the rows of a query through a server-side cursor, a batch at a time."""
+        self._require_connection()
         try:
             if self._dialect.begin_stream is not None:
                 await self._begin(self._dialect.begin_stream)
@@ -124,6 +134,13 @@ class Transaction:
                     yield row
         except DRIVER_ERRORS as exc:
             raise self._failed(exc) from exc
+
+    def _require_connection(self) -> None:
+        """Refuse to use a lost connection. SQLAlchemy would raise PendingRollbackError (a usage
+        error, not an outage), or, outside its transaction, reconnect: a statement meant for
+        this transaction would then run alone, in autocommit."""
+        if self._conn.invalidated:
+            raise DependencyUnavailable("the database connection was lost") from self._failure
 
     async def _begin(self, sql: str) -> None:
         if not self._in_transaction:
@@ -134,6 +151,7 @@ class Transaction:
         """Make the writes durable (nothing to do when there were none)."""
         if self._failure is not None:
             raise translate(self._failure) from self._failure
+        self._require_connection()
         if not self._in_transaction:
             return
         self._in_transaction = False
@@ -148,6 +166,8 @@ class Transaction:
         if not self._in_transaction:
             return
         self._in_transaction = False
+        if self._conn.invalidated:
+            return  # the server ended the transaction along with the connection
         try:
             await self._conn.exec_driver_sql("ROLLBACK")
         except DRIVER_ERRORS:
@@ -157,7 +177,7 @@ class Transaction:
     async def close(self) -> None:
         """Return the connection to the pool."""
         try:
-            await self._conn.close()
+            await checkin(self._engine, self._conn)
         except DRIVER_ERRORS:
             log.warning("could not return a connection to the pool", exc_info=True)
 

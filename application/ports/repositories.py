@@ -56,10 +56,16 @@ class ItemRepository(Protocol):
         """Return the item with that id, or None."""
         ...
 
+    async def get_for_update(self, item_id: UUID) -> Item | None:
+        """Return the item (or None), held against concurrent changes and deletion until the
+        unit of work ends: a change made to it and saved then lands on the current version."""
+        ...
+
     async def save(self, item: Item) -> None:
         """Stage an updated item, if the stored version is `item.version - 1`.
 
-        Raises PreconditionFailed when another change got there first (optimistic locking).
+        Raises PreconditionFailed when another change got there first (optimistic locking;
+        an item read by `get_for_update` cannot be changed meanwhile).
         """
         ...
 
@@ -73,6 +79,13 @@ class ItemRepository(Protocol):
 
     async def count_for_owner(self, owner_id: UUID) -> int:
         """Return how many items the owner has."""
+        ...
+
+    async def list_for_owner_with_total(
+        self, owner_id: UUID, *, skip: int, limit: int
+    ) -> tuple[list[Item], int]:
+        """Return what `list_for_owner` returns and `count_for_owner`, read together (one
+        round trip, one snapshot, whenever the page is not empty)."""
         ...
 
     async def list_for_owner_after(

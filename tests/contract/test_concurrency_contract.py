@@ -100,6 +100,68 @@ async def test_two_concurrent_unconditional_updates_both_apply(
     assert stored.version == 4
 
 
+CLIENTS = 16
+UPDATES_PER_CLIENT = 40
+
+
+async def test_sixteen_clients_updating_one_item_without_a_version_all_land(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """An update without an expected version asked for no check: it is never refused."""
+    actor, item, update = await _owned_item(uow_factory)
+
+    async def client(n: int) -> list[str]:
+        return [
+            await _outcome(update(UpdateItem(actor, item.id, description=f"{n}.{k}")))
+            for k in range(UPDATES_PER_CLIENT)
+        ]
+
+    results = [r for rs in await asyncio.gather(*(client(n) for n in range(CLIENTS))) for r in rs]
+    assert results == ["ok"] * CLIENTS * UPDATES_PER_CLIENT
+    async with uow_factory() as uow:
+        stored = await uow.items.get(item.id)
+    assert stored is not None
+    assert stored.version == 1 + CLIENTS * UPDATES_PER_CLIENT
+
+
+async def test_clients_racing_with_an_expected_version_have_one_winner_per_version(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """Each round every client reads the item, then all change it at the version they read."""
+    actor, item, update = await _owned_item(uow_factory)
+    rounds = UPDATES_PER_CLIENT // 4
+    all_read, all_tried = asyncio.Barrier(CLIENTS), asyncio.Barrier(CLIENTS)
+    attempts: list[tuple[int, str]] = []
+
+    async def client(n: int) -> None:
+        for k in range(rounds):
+            async with uow_factory() as uow:
+                seen = await uow.items.get(item.id)
+            assert seen is not None
+            await all_read.wait()
+            change = UpdateItem(actor, item.id, title=f"{n}.{k}", expected_version=seen.version)
+            attempts.append((seen.version, await _outcome(update(change))))
+            await all_tried.wait()
+
+    await asyncio.gather(*(client(n) for n in range(CLIENTS)))
+    winners = sorted(version for version, outcome in attempts if outcome == "ok")
+    assert winners == list(range(1, 1 + rounds))  # one per version, each version once
+    losers = [outcome for _, outcome in attempts if outcome != "ok"]
+    assert losers == [PreconditionFailed.__name__] * (CLIENTS - 1) * rounds
+    async with uow_factory() as uow:
+        stored = await uow.items.get(item.id)
+    assert stored is not None
+    assert stored.version == 1 + rounds
+
+
+async def _outcome(call: Awaitable[object]) -> str:
+    try:
+        await call
+    except Exception as exc:  # the outcome is what is compared
+        return type(exc).__name__
+    return "ok"
+
+
 async def test_two_read_modify_writes_of_one_user_keep_both_changes(
     uow_factory: UnitOfWorkFactory,
 ) -> None:

@@ -120,9 +120,10 @@ async def test_a_connection_killed_under_a_read_fails_once_then_the_pool_recover
     user = a_user()
     try:
         await committed(lambda: SqlAlchemyUnitOfWork(engine, RecordingPublisher()), user)
-        assert await _kill_connections(postgres_database_url) >= 1
-        with pytest.raises(DependencyUnavailable):
-            async with SqlAlchemyUnitOfWork(engine, RecordingPublisher()) as uow:
+        async with SqlAlchemyUnitOfWork(engine, RecordingPublisher()) as uow:
+            await uow.users.count()  # the connection is checked out and in use
+            assert await _kill_connections(postgres_database_url) >= 1
+            with pytest.raises(DependencyUnavailable):
                 await uow.users.get(user.id)
         async with SqlAlchemyUnitOfWork(engine, RecordingPublisher()) as uow:
             assert await uow.users.get(user.id) is not None

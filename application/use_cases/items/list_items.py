@@ -28,6 +28,7 @@ class ListItemsHandler:
     async def __call__(self, cmd: ListItems) -> Page[ItemView]:
         owner = cmd.actor.user_id
         async with self._uow() as uow:
-            items = await uow.items.list_for_owner(owner, skip=cmd.skip, limit=cmd.limit)
-            total = await uow.items.count_for_owner(owner)
+            items, total = await uow.items.list_for_owner_with_total(
+                owner, skip=cmd.skip, limit=cmd.limit
+            )
         return Page([item_view(item) for item in items], total)

@@ -23,32 +23,20 @@ class UpdateItem:
     expected_version: int | None = None
 
 
-ATTEMPTS = 3
-
-
 class UpdateItemHandler:
-    """Applies the change if the caller may reach the item and the version still matches.
+    """Applies the change to the current version, read and held until the change is committed.
 
-    With an expected version, a concurrent change is a PreconditionFailed (412). Without
-    one the caller asked for no such check, so the change is simply applied again to the
-    newer version (a few times at most); an item deleted meanwhile is ItemNotFound.
+    Concurrent changes of one item therefore take turns: without an expected version every
+    one of them lands; with one, only the change made at that version does, and the others
+    get PreconditionFailed (412). An item deleted meanwhile is ItemNotFound.
     """
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow, self._clock = uow, clock
 
     async def __call__(self, cmd: UpdateItem) -> ItemView:
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                return await self._apply(cmd)
-            except PreconditionFailed:
-                if cmd.expected_version is not None or attempt == ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _apply(self, cmd: UpdateItem) -> ItemView:
         async with self._uow() as uow:
-            item = await load_item_for(uow, cmd.actor, cmd.item_id)
+            item = await load_item_for(uow, cmd.actor, cmd.item_id, for_update=True)
             try:
                 item.update(
                     title=cmd.title,
