@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from adapters.memory.idempotency import Key, StoredRecord
 from domain.items import Item
 from domain.sessions import PasswordResetToken, RefreshToken
 from domain.users import User
@@ -23,4 +24,5 @@ class MemoryStore:
     items: dict[UUID, Item] = field(default_factory=dict)
     refresh_tokens: dict[UUID, RefreshToken] = field(default_factory=dict)
     reset_tokens: dict[UUID, PasswordResetToken] = field(default_factory=dict)
+    idempotency: dict[Key, StoredRecord] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.memory.idempotency import InMemoryIdempotencyRecords, StagedRecords
 from adapters.memory.repositories import InMemoryItemRepository, InMemoryUserRepository, _Staged
 from adapters.memory.sessions import (
     InMemoryPasswordResetTokenRepository,
@@ -29,6 +30,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._reset = _Staged[PasswordResetToken](store.reset_tokens)
         self.refresh_tokens = InMemoryRefreshTokenRepository(self._refresh)
         self.reset_tokens = InMemoryPasswordResetTokenRepository(self._reset)
+        self._idempotency = StagedRecords(store.idempotency)
+        self.idempotency = InMemoryIdempotencyRecords(self._idempotency)
         self.committed = False
 
     async def _begin(self) -> None:
@@ -42,11 +45,13 @@ class InMemoryUnitOfWork(UnitOfWork):
     async def _commit(self) -> None:
         for table in self._tables():
             table.apply()
+        self._idempotency.apply()
         self.committed = True
 
     async def _rollback(self) -> None:
         for table in self._tables():
             table.changes.clear()
+        self._idempotency.discard()
 
     async def _close(self) -> None:
         self._store.lock.release()

@@ -106,6 +106,15 @@ items = Table(
     Index(None, "owner_id", "id"),
 )
 
+item_counts = Table(
+    "item_counts",
+    metadata,
+    # How many items each user owns: one row per user, changed in the transaction of every
+    # item insert and delete, so the total of a listing is one primary-key read.
+    Column("owner_id", StdUuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
 refresh_tokens = Table(
     "refresh_tokens",
     metadata,
@@ -139,6 +148,19 @@ access_revocations = Table(
     Column("key", String(200), primary_key=True),
     Column("issued_before", UtcDateTime, nullable=True),
     Column("keep_token_id", String(200), nullable=True),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index(None, "expires_at"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    # "user:<id>" or "anonymous": a key is unique within its scope only.
+    Column("scope", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    # The first answer's snapshot; NULL only inside the transaction that claimed the key.
+    Column("result", Text, nullable=True),
     Column("expires_at", UtcDateTime, nullable=False),
     Index(None, "expires_at"),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sqlalchemy.idempotency import SqlAlchemyIdempotencyRecords
 from adapters.sqlalchemy.repositories import SqlAlchemyItemRepository, SqlAlchemyUserRepository
 from adapters.sqlalchemy.sessions import (
     SqlAlchemyPasswordResetTokenRepository,
@@ -29,6 +30,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.items = SqlAlchemyItemRepository(self._tx)
         self.refresh_tokens = SqlAlchemyRefreshTokenRepository(self._tx)
         self.reset_tokens = SqlAlchemyPasswordResetTokenRepository(self._tx)
+        self.idempotency = SqlAlchemyIdempotencyRecords(self._tx, engine.dialect.name)
 
     async def _begin(self) -> None:
         await self._tx.open(self._engine)

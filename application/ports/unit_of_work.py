@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Self
 
 from application.ports.events import EventPublisher
+from application.ports.idempotency import IdempotencyRecords
 from application.ports.repositories import ItemRepository, UserRepository
 from application.ports.sessions import PasswordResetTokenRepository, RefreshTokenRepository
 from domain.events import DomainEvent
@@ -27,6 +28,7 @@ class UnitOfWork(ABC):
     items: ItemRepository
     refresh_tokens: RefreshTokenRepository
     reset_tokens: PasswordResetTokenRepository
+    idempotency: IdempotencyRecords
 
     def __init__(self, publisher: EventPublisher) -> None:
         self._publisher = publisher

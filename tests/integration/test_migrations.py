@@ -6,19 +6,31 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, select
 
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.migrate import downgrade, downgrade_async, upgrade, upgrade_async
-from adapters.sqlalchemy.tables import metadata
+from adapters.sqlalchemy.tables import item_counts, items, metadata, users
+from domain.items import Item
+from domain.users import User
+from tests.contract.builders import a_user, an_item
 
-TABLES = {"users", "items", "refresh_tokens", "password_reset_tokens", "access_revocations"}
+TABLES = {
+    "users",
+    "items",
+    "item_counts",
+    "refresh_tokens",
+    "password_reset_tokens",
+    "access_revocations",
+    "idempotency_keys",
+}
 INDEXES = {
     "users": {"ix_users_created_at_id"},
     "items": {"ix_items_owner_id_created_at_id", "ix_items_owner_id_id"},
     "refresh_tokens": {"ix_refresh_tokens_family_id", "ix_refresh_tokens_user_id"},
     "password_reset_tokens": {"ix_password_reset_tokens_user_id"},
     "access_revocations": {"ix_access_revocations_expires_at"},
+    "idempotency_keys": {"ix_idempotency_keys_expires_at"},
 }
 
 
@@ -79,3 +91,30 @@ async def test_the_migrated_schema_matches_the_tables_module(database_url: str) 
             assert await conn.run_sync(differences) == []
     finally:
         await engine.dispose()
+
+
+async def test_0004_counts_the_items_every_user_already_has(empty_database_url: str) -> None:
+    url = empty_database_url
+    ada, bob, eve = a_user(), a_user("bob@example.com"), a_user("eve@example.com")
+    upgrade(url, "0003")
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.begin() as conn:
+            for user in (ada, bob, eve):
+                await conn.execute(users.insert().values(_row(user)))
+            for item in [an_item(ada, second=n) for n in range(3)] + [an_item(bob)]:
+                await conn.execute(items.insert().values(_row(item)))
+        upgrade(url, "0004")
+        async with engine.connect() as conn:
+            counted = {row[0]: row[1] for row in await conn.execute(select(item_counts))}
+    finally:
+        await engine.dispose()
+    assert counted == {ada.id: 3, bob.id: 1, eve.id: 0}
+
+
+def _row(entity: User | Item) -> dict[str, Any]:
+    """The table's columns of a user or an item (the schema's tables hold no others yet)."""
+    if isinstance(entity, Item):
+        return {column.name: getattr(entity, column.name) for column in items.columns}
+    values = {column.name: getattr(entity, column.name) for column in users.columns}
+    return {**values, "email": entity.email.value}

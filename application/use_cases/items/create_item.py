@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 
 from application.dto import Actor, ItemView, item_view
-from application.ports import Clock
+from application.idempotency import IdempotencyKey, Idempotent, user_scope
+from application.ports import Clock, UnitOfWork
 from application.ports.types import UnitOfWorkFactory
 from domain.ids import new_id
 from domain.items import Item
@@ -11,18 +12,23 @@ from domain.items import Item
 
 @dataclass(frozen=True, slots=True)
 class CreateItem:
-    """Add an item with this title and optional description."""
+    """Add an item with this title and optional description (once per idempotency key)."""
 
     actor: Actor
     title: str
     description: str | None = None
+    idempotency_key: IdempotencyKey | None = None
 
 
 class CreateItemHandler:
-    """Creates version 1 of an item owned by the caller; announces it after commit."""
+    """Creates version 1 of an item owned by the caller; announces it after commit.
+
+    A retry with the caller's idempotency key gets the first item again, not a second one.
+    """
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow, self._clock = uow, clock
+        self._once = Idempotent(ItemView, clock)
 
     async def __call__(self, cmd: CreateItem) -> ItemView:
         now = self._clock.now()
@@ -33,7 +39,13 @@ class CreateItemHandler:
             description=cmd.description,
             now=now,
         )
+        scope = user_scope(cmd.actor.user_id)
         async with self._uow() as uow:
-            await uow.items.add(uow.track(item))
+            view = await self._once(uow, scope, cmd.idempotency_key, lambda: _add(uow, item))
             await uow.commit()
-        return item_view(item)
+        return view
+
+
+async def _add(uow: UnitOfWork, item: Item) -> ItemView:
+    await uow.items.add(uow.track(item))
+    return item_view(item)

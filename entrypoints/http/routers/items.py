@@ -15,6 +15,7 @@ from application.use_cases.items.list_items import ListItems
 from application.use_cases.items.update_item import UpdateItem
 from entrypoints.http import deps, etags
 from entrypoints.http.deps import CurrentUser
+from entrypoints.http.idempotency import REUSED_OR_MALFORMED, IdempotencyKeyHeader
 from entrypoints.http.openapi import header, problems
 from entrypoints.http.rendering import JSONBody, etag, item_response
 from entrypoints.http.schemas import ItemCreate, ItemOut, ItemPatch
@@ -48,10 +49,15 @@ router = APIRouter(prefix="/api/v1/items", tags=["items"])
 
 
 async def create_item(
-    request: Request, body: ItemCreate, actor: CurrentUser, handler: deps.CreateItem
+    request: Request,
+    body: ItemCreate,
+    actor: CurrentUser,
+    handler: deps.CreateItem,
+    key: IdempotencyKeyHeader,
 ) -> Response:
-    """Create an item owned by the caller."""
-    item = await handler(CreateItem(actor, body.title, body.description))
+    """Create an item owned by the caller. With `Idempotency-Key`, a retry of the same request
+    gets the first answer again (201, same body, `Location` and `ETag`), not a second item."""
+    item = await handler(CreateItem(actor, body.title, body.description, key))
     return item_response(item, 201, Location=f"{request.url.path}/{item.id}")
 
 
@@ -91,7 +97,7 @@ def add_item_routes(router: APIRouter) -> None:
     created = {**_ITEM, "headers": {**_ETAG, "Location": header("The new item's URL.")}}
     router.add_api_route(
         "", create_item, methods=["POST"], status_code=201,
-        responses={201: created, **problems(401, 422)}, **common,
+        responses={201: created, **problems(401), **REUSED_OR_MALFORMED}, **common,
     )  # fmt: skip
     router.add_api_route(
         "/{item_id}", get_item, methods=["GET"], openapi_extra=_IF_NONE_MATCH,
