@@ -38,6 +38,8 @@ _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from entrypoints.server import uvicorn_options
+
     settings = Container().settings()
     if args.workers > 1 and not settings.redis_url:
         print(
@@ -54,10 +56,10 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         loop="uvloop",
-        http="httptools",
         proxy_headers=False,  # client addresses are resolved from TRUSTED_PROXIES by the app
         access_log=False,
         log_config=_log_config(settings.log_level),
+        **uvicorn_options(settings),  # httptools, held to the server limits; the timeouts
     )
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -18,6 +19,7 @@ REQUIRED = ["exp", "iat", "nbf", "jti", "sub", "iss", "aud", "typ"]
 
 
 MAX_REMEMBERED_TOKENS = 10_000
+MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second datetime holds
 
 
 class PyJwtTokenService:
@@ -99,14 +101,26 @@ def _claims(claims: dict[str, object]) -> tuple[AccessClaims, float]:
     """The access claims and the not-before moment, once the signature is verified."""
     try:
         user_id = UUID(str(claims["sub"]))
-        exp, nbf, iat = (float(claims[name]) for name in ("exp", "nbf", "iat"))  # type: ignore[arg-type]
+        exp, nbf, iat = (_numeric_date(claims[name]) for name in ("exp", "nbf", "iat"))
         token_id = claims["jti"]
         session_id = UUID(str(claims["sid"])) if "sid" in claims else None
-    except (TypeError, ValueError) as exc:
+        issued_at, expires_at = _at(iat), _at(exp)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidToken("the access token's claims are malformed") from exc
     if not isinstance(token_id, str) or not token_id:
         raise InvalidToken("the access token's id is malformed")
-    return AccessClaims(user_id, token_id, _at(iat), _at(exp), session_id), nbf
+    return AccessClaims(user_id, token_id, issued_at, expires_at, session_id), nbf
+
+
+def _numeric_date(value: object) -> float:
+    """A NumericDate (RFC 7519 §2): a JSON number of seconds, finite and within datetime's
+    range. A string, a boolean, NaN or an infinity is not one, whatever it spells."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("a NumericDate is a JSON number")
+    seconds = float(value)  # OverflowError for an integer beyond any float
+    if not math.isfinite(seconds) or abs(seconds) > MAX_NUMERIC_DATE:
+        raise ValueError("a NumericDate is a finite number of seconds within 0001..9999")
+    return seconds
 
 
 def _in_time(claims: AccessClaims, not_before: float, now: datetime) -> AccessClaims:

@@ -19,7 +19,8 @@ _PROBLEMS = {
     412: "`If-Match` does not match the current version; nothing was changed.",
     422: "The request is invalid: see `errors` (the rejected values are never echoed).",
     429: "Too many requests: retry after `Retry-After` seconds.",
-    503: "A dependency is unavailable: retry after `Retry-After` seconds.",
+    503: "A dependency is unavailable, or password hashing is saturated: retry after"
+    " `Retry-After` seconds.",
 }
 _REFS = {f"#/components/schemas/{m.__name__}" for m in (Problem, ValidationProblem)}
 

@@ -341,3 +341,66 @@ async def test_never_accepts_a_real_token_with_one_character_changed(
     response = await client.get(ME, headers=bearer(changed))
 
     assert response.status_code == 401
+
+
+# --- NumericDate claims (RFC 7519 §2): JSON numbers only, and none a datetime cannot hold ------
+
+_NOT_NUMERIC_DATES = {
+    "1e20": 1e20,
+    "10**30": 10**30,
+    "10**400": 10**400,
+    "-1e20": -1e20,
+    "nan": float("nan"),
+    "infinity": float("inf"),
+    "-infinity": float("-inf"),
+    "string-inf": "inf",
+    "string-nan": "nan",
+    "numeric-string": str(int(time.time()) + 600),
+    "true": True,
+    "null": None,
+    "list": [int(time.time()) + 600],
+    "object": {"seconds": int(time.time()) + 600},
+}
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+@pytest.mark.parametrize("value", list(_NOT_NUMERIC_DATES.values()), ids=list(_NOT_NUMERIC_DATES))
+async def test_rejects_a_signed_token_whose_time_claim_is_not_a_numeric_date(
+    client: httpx.AsyncClient, forger: Forger, alice, claim: str, value: object
+):
+    await _assert_rejected(client, forger.sign(forger.claims(alice.id, **{claim: value})))
+
+
+async def test_accepts_time_claims_that_are_fractional_json_numbers(
+    client: httpx.AsyncClient, forger: Forger, alice
+):
+    now = time.time()
+    token = forger.sign(forger.claims(alice.id, iat=now, nbf=now - 0.5, exp=now + 600.25))
+
+    assert (await client.get(ME, headers=bearer(token))).status_code == 200
+
+
+_CLAIM_VALUES = st.one_of(
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@_QUICK
+@given(claim=st.sampled_from(["exp", "iat", "nbf"]), value=_CLAIM_VALUES)
+async def test_any_value_of_a_time_claim_is_answered_200_or_401_and_never_a_500(
+    client: httpx.AsyncClient, forger: Forger, alice, claim: str, value: object
+):
+    response = await client.get(
+        ME, headers=bearer(forger.sign(forger.claims(alice.id, **{claim: value})))
+    )
+
+    assert response.status_code in (200, 401), response.text
+    if response.status_code == 401:
+        assert response.headers["www-authenticate"] == INVALID_TOKEN
+    if isinstance(value, str | bool | list) or value is None:
+        assert response.status_code == 401, f"{claim}={value!r} was accepted"

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 PROTECTED = {
     ("get", "/api/v1/users/me"): {"200", "401"},
     ("patch", "/api/v1/users/me"): {"200", "401", "409", "422"},
-    ("post", "/api/v1/users/me/password"): {"204", "400", "401", "422", "429"},
+    ("post", "/api/v1/users/me/password"): {"204", "400", "401", "422", "429", "503"},
     ("delete", "/api/v1/users/me"): {"204", "401"},
     ("get", "/api/v1/users"): {"200", "401", "403", "422"},
     ("get", "/api/v1/users/{user_id}"): {"200", "401", "404", "422"},
@@ -32,11 +32,11 @@ PROTECTED = {
     ("delete", "/api/v2/items/{item_id}"): {"204", "401", "404", "422"},
 }
 PUBLIC = {
-    ("post", "/api/v1/auth/register"): {"201", "409", "422", "429"},
-    ("post", "/api/v1/auth/token"): {"200", "400", "429"},
+    ("post", "/api/v1/auth/register"): {"201", "409", "422", "429", "503"},
+    ("post", "/api/v1/auth/token"): {"200", "400", "429", "503"},
     ("post", "/api/v1/auth/refresh"): {"200", "400", "422"},
     ("post", "/api/v1/auth/password-recovery"): {"202", "422", "429"},
-    ("post", "/api/v1/auth/password-reset"): {"204", "400", "422"},
+    ("post", "/api/v1/auth/password-reset"): {"204", "400", "422", "503"},
     ("get", "/health/live"): {"200"},
     ("get", "/health/ready"): {"200", "503"},
 }

@@ -5,6 +5,7 @@ password)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -144,24 +145,46 @@ async def test_a_trusted_proxy_names_the_client_by_its_forwarded_for(db_dir: Pat
 # --- per account ------------------------------------------------------------------------------
 
 
-async def test_limits_sign_in_attempts_per_account_whatever_the_address(db_dir: Path):
+async def test_wrong_guesses_on_an_account_stop_the_guessing_address_not_the_owner(db_dir: Path):
     email = unique_email()
     async with site(db_dir, login_limit_per_account=3) as app:
-        await register(app.peer("192.0.2.1"), email)
-        tried = [
-            (await app.peer(f"192.0.2.{n}").post(TOKEN, data=grant(email))).status_code
-            for n in range(1, 4)
-        ]
+        owner, guesser = app.peer("192.0.2.1"), app.peer("198.51.100.9")
+        await register(owner, email)
+        tried = [(await guesser.post(TOKEN, data=grant(email))).status_code for _ in range(3)]
 
-        limited = await app.peer("192.0.2.200").post(TOKEN, data=grant(email.upper(), PASSWORD))
-        others = await app.peer("192.0.2.200").post(TOKEN, data=grant(unique_email()))
+        guesser_with_the_password = await guesser.post(TOKEN, data=grant(email, PASSWORD))
+        owner_signs_in = await owner.post(TOKEN, data=grant(email.upper(), PASSWORD))
 
         assert tried == [400, 400, 400]
-        assert_rate_limited(limited, window=60)
-        assert others.status_code == 400
+        assert_rate_limited(guesser_with_the_password, window=60)
+        assert owner_signs_in.status_code == 200, owner_signs_in.text
 
 
-async def test_a_successful_sign_in_clears_the_accounts_count(db_dir: Path):
+async def test_past_the_accounts_ceiling_an_address_gets_one_attempt_and_the_owner_gets_in(
+    db_dir: Path,
+):
+    email = unique_email()
+    settings = {"login_limit_per_account": 3, "login_account_ceiling": 6}
+    async with site(db_dir, **settings) as app:
+        owner = app.peer("192.0.2.1")
+        await register(owner, email)
+        tried = [
+            (await app.peer(f"198.51.100.{n}").post(TOKEN, data=grant(email))).status_code
+            for n in range(6)  # one wrong guess each: under every address's own limit
+        ]
+        guesser = app.peer("203.0.113.5")
+        one_more = await guesser.post(TOKEN, data=grant(email))
+
+        refused = await guesser.post(TOKEN, data=grant(email, PASSWORD))
+        owner_signs_in = await owner.post(TOKEN, data=grant(email, PASSWORD))
+
+        assert tried == [400] * 6
+        assert one_more.status_code == 400
+        assert_rate_limited(refused, window=3600)
+        assert owner_signs_in.status_code == 200, owner_signs_in.text
+
+
+async def test_a_successful_sign_in_clears_its_addresses_count(db_dir: Path):
     email = unique_email()
     async with site(db_dir, login_limit_per_account=3) as app:
         client = app.peer("192.0.2.1")
@@ -173,6 +196,24 @@ async def test_a_successful_sign_in_clears_the_accounts_count(db_dir: Path):
         tried = [(await client.post(TOKEN, data=grant(email))).status_code for _ in range(3)]
 
         assert tried == [400, 400, 400]
+
+
+# --- a full hashing queue ---------------------------------------------------------------------
+
+
+async def test_sign_ins_past_the_hashing_queue_are_answered_503_at_once(db_dir: Path):
+    async with site(db_dir, bcrypt_rounds=10, bcrypt_threads=1, bcrypt_max_waiting=1) as app:
+        answers = await asyncio.gather(
+            *(app.peer(f"198.51.100.{n}").post(TOKEN, data=grant(unique_email())) for n in range(6))
+        )
+
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(400) == 2  # one hashing, one waiting
+    assert statuses.count(503) == 4
+    refused = answers[statuses.index(503)]
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"].endswith(":overloaded")
+    assert refused.headers["retry-after"] == "1"
 
 
 # --- password recovery ------------------------------------------------------------------------

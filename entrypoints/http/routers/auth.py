@@ -20,6 +20,7 @@ from application.use_cases.accounts.reset_password import ResetPassword
 from application.use_cases.accounts.sessions import TokensIssued
 from entrypoints.http import deps
 from entrypoints.http.deps import CurrentUser
+from entrypoints.http.idempotency import REUSED_OR_MALFORMED, IdempotencyKeyHeader
 from entrypoints.http.oauth import NO_STORE, UnsupportedGrantType, read_form, required
 from entrypoints.http.openapi import Responses, header, problems
 from entrypoints.http.rendering import JSONBody
@@ -56,14 +57,19 @@ _REFUSED = {"model": OAuthErrorOut, "description": "RFC 6749 §5.2: one body for
     response_class=JSONBody,
     responses={
         201: {"model": UserOut, "headers": {"Location": header("The new user's URL.")}},
-        **problems(409, 422, 429),
+        **problems(409, 429, 503),
+        **REUSED_OR_MALFORMED,
     },
 )
 async def register(
-    body: RegisterIn, client: deps.ClientAddress, handler: deps.RegisterUser
+    body: RegisterIn,
+    client: deps.ClientAddress,
+    handler: deps.RegisterUser,
+    key: IdempotencyKeyHeader,
 ) -> Response:
-    """Open an account. The email is unique whatever its case."""
-    user = await handler(RegisterUser(body.email, body.password, body.full_name, client))
+    """Open an account. The email is unique whatever its case. With `Idempotency-Key`, a retry
+    of the same request gets the first answer again (201, same body and `Location`)."""
+    user = await handler(RegisterUser(body.email, body.password, body.full_name, client, key))
     return JSONBody(user, 201, {"Location": f"/api/v1/users/{user.id}"})
 
 
@@ -72,7 +78,7 @@ async def register(
     response_model=None,
     response_class=JSONBody,
     openapi_extra=_TOKEN_DOCS,
-    responses={**_GRANTED, 400: _REFUSED, **problems(429)},
+    responses={**_GRANTED, 400: _REFUSED, **problems(429, 503)},
 )
 async def token(
     request: Request,
@@ -135,7 +141,7 @@ async def password_recovery(
     return Response(status_code=202)
 
 
-@router.post("/password-reset", status_code=204, responses=problems(400, 422))
+@router.post("/password-reset", status_code=204, responses=problems(400, 422, 503))
 async def password_reset(body: ResetIn, handler: deps.ResetPassword) -> Response:
     """Set a new password with a reset token (once); every session of the user ends."""
     await handler(ResetPassword(body.token, body.new_password))

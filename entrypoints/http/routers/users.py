@@ -49,7 +49,7 @@ async def update_me(
     return JSONBody(await handler(UpdateProfile(actor, **body.changes())))
 
 
-@router.post("/me/password", status_code=204, responses=problems(400, 401, 422, 429))
+@router.post("/me/password", status_code=204, responses=problems(400, 401, 422, 429, 503))
 async def change_my_password(
     body: PasswordChangeIn, actor: CurrentUser, handler: deps.ChangePassword
 ) -> Response:
