@@ -64,6 +64,10 @@ class MirroredDenylist:
         await self._durable.revoke_token(token_id, expires_at)
         await self._copy.revoke_token(token_id, expires_at)
 
+    async def revoke_session(self, session_id: UUID, expires_at: datetime) -> None:
+        await self._durable.revoke_session(session_id, expires_at)
+        await self._copy.revoke_session(session_id, expires_at)
+
     async def revoke_user(
         self, user_id: UUID, issued_before: datetime, *, keep_token_id: str | None, ttl_seconds: int
     ) -> None:
@@ -88,14 +92,16 @@ class MirroredDenylist:
     async def hear(self, event: DomainEvent) -> None:
         """Event-bus subscriber: copy a revocation made by any process (idempotent).
 
-        A token's entry lasts one access-token lifetime from the event, which outlasts the
-        token; a user-wide one revokes what was issued before the event's moment.
+        A token's or a session's entry lasts one access-token lifetime from the event, which
+        outlasts their tokens; a user-wide one revokes what was issued before the event's moment.
         """
         if not isinstance(event, AccessRevoked):
             return
+        expires_at = event.occurred_at + timedelta(seconds=self._ttl)
         if event.token_id is not None:
-            expires_at = event.occurred_at + timedelta(seconds=self._ttl)
             await self._copy.revoke_token(event.token_id, expires_at)
+        elif event.session_id is not None:
+            await self._copy.revoke_session(event.session_id, expires_at)
         else:
             await self._copy.revoke_user(
                 event.user_id,
@@ -142,6 +148,8 @@ class MirroredDenylist:
         for entry in await self._durable.active():
             if entry.token_id is not None:
                 await self._copy.revoke_token(entry.token_id, entry.expires_at)
+            elif entry.session_id is not None:
+                await self._copy.revoke_session(entry.session_id, entry.expires_at)
             elif entry.user_id is not None and entry.issued_before is not None:
                 ttl = max(1, int((entry.expires_at - now).total_seconds()) + 1)
                 await self._copy.revoke_user(

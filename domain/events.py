@@ -57,7 +57,8 @@ _NAMES: dict[type[ItemEvent], str] = {
 
 @dataclass(frozen=True, slots=True)
 class AccessRevoked:
-    """A user's access stopped: one token (`token_id`), or every token but `keep_token_id`.
+    """A user's access stopped: one token (`token_id`), every token of one session
+    (`session_id`), or every token issued before `occurred_at` but `keep_token_id`.
 
     Live connections holding a revoked token are closed when they hear of it.
     """
@@ -66,18 +67,21 @@ class AccessRevoked:
     occurred_at: datetime
     token_id: str | None = None
     keep_token_id: str | None = None
+    session_id: UUID | None = None
 
     @property
     def name(self) -> str:
         """The event's wire name."""
         return "access.revoked"
 
-    def revokes(self, user_id: UUID, token_id: str) -> bool:
-        """Whether a connection of `user_id` holding `token_id` must close."""
+    def revokes(self, user_id: UUID, token_id: str, session_id: UUID | None = None) -> bool:
+        """Whether a connection of `user_id` holding `token_id` of `session_id` must close."""
         if user_id != self.user_id:
             return False
         if self.token_id is not None:
             return token_id == self.token_id
+        if self.session_id is not None:
+            return session_id == self.session_id
         return token_id != self.keep_token_id
 
 

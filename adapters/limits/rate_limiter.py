@@ -28,7 +28,8 @@ class LimitsRateLimiter:
     """Moving-window limits; `limits` items are made once per RateLimit and reused.
 
     Should the shared storage fail, counting goes on in this process's memory until it is
-    back: limits then hold per process rather than not at all, and sign-in keeps working.
+    back: limits then hold per process rather than not at all, and sign-in keeps working. The
+    loss and the return are logged once each.
     """
 
     def __init__(self, storage_uri: str, *, connection_pool: object | None = None) -> None:
@@ -44,6 +45,7 @@ class LimitsRateLimiter:
         self._shared = MovingWindowRateLimiter(storage)
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._items: dict[RateLimit, RateLimitItem] = {}
+        self._shared_lost = False
 
     def _item(self, limit: RateLimit) -> RateLimitItem:
         item = self._items.get(limit)
@@ -55,10 +57,19 @@ class LimitsRateLimiter:
     async def hit(self, limit: RateLimit, key: str) -> int | None:
         item = self._item(limit)
         try:
-            return await self._hit(self._shared, item, key)
+            wait = await self._hit(self._shared, item, key)
         except _STORAGE_FAILURES:
-            log.warning("rate-limit storage unavailable; counting in this process")
+            self._lost()
             return await self._hit(self._local, item, key)
+        if self._shared_lost:
+            self._shared_lost = False
+            log.warning("rate-limit storage is back; counting there again")
+        return wait
+
+    def _lost(self) -> None:
+        if not self._shared_lost:
+            self._shared_lost = True
+            log.warning("rate-limit storage unavailable; counting in this process")
 
     @staticmethod
     async def _hit(strategy: MovingWindowRateLimiter, item: RateLimitItem, key: str) -> int | None:
@@ -73,4 +84,4 @@ class LimitsRateLimiter:
         try:
             await self._shared.clear(item, key)
         except _STORAGE_FAILURES:
-            log.warning("rate-limit storage unavailable; could not reset %s", limit.namespace)
+            self._lost()

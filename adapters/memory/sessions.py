@@ -87,6 +87,7 @@ class InMemoryTokenDenylist:
         self._clock = clock
         self._tokens: dict[str, float] = {}
         self._users: dict[UUID, tuple[float, str | None, float]] = {}
+        self._sessions: dict[UUID, float] = {}
         self._sweep_at_size = _FIRST_SWEEP_SIZE
 
     async def revoke_token(self, token_id: str, expires_at: datetime) -> None:
@@ -107,8 +108,15 @@ class InMemoryTokenDenylist:
                 moment, keep_token_id = stored[0], stored[1]
         self._users[user_id] = (moment, keep_token_id, until)
 
+    async def revoke_session(self, session_id: UUID, expires_at: datetime) -> None:
+        self._purge()
+        until = expires_at.timestamp()
+        self._sessions[session_id] = max(until, self._sessions.get(session_id, until))
+
     async def is_revoked(self, claims: AccessClaims) -> bool:
         if claims.token_id in self._tokens:
+            return True
+        if claims.session_id is not None and claims.session_id in self._sessions:
             return True
         mark = self._users.get(claims.user_id)
         if mark is None or claims.token_id == mark[1]:
@@ -116,7 +124,7 @@ class InMemoryTokenDenylist:
         return claims.issued_at.timestamp() < mark[0]
 
     def __len__(self) -> int:
-        return len(self._tokens) + len(self._users)
+        return len(self._tokens) + len(self._users) + len(self._sessions)
 
     def _purge(self) -> None:
         if len(self) < self._sweep_at_size:
@@ -124,4 +132,5 @@ class InMemoryTokenDenylist:
         now = self._clock.now().timestamp()
         self._tokens = {k: v for k, v in self._tokens.items() if v > now}
         self._users = {k: v for k, v in self._users.items() if v[2] > now}
+        self._sessions = {k: v for k, v in self._sessions.items() if v > now}
         self._sweep_at_size = max(_FIRST_SWEEP_SIZE, 2 * len(self))

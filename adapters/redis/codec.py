@@ -63,6 +63,7 @@ def encode_event(event: DomainEvent) -> bytes:
             "user_id": str(event.user_id),
             "token_id": event.token_id,
             "keep_token_id": event.keep_token_id,
+            "session_id": None if event.session_id is None else str(event.session_id),
         }
     return orjson.dumps({"type": event.name, "occurred_at": event.occurred_at.isoformat(), **body})
 
@@ -74,7 +75,12 @@ def decode_event(raw: bytes) -> DomainEvent:
     if data["type"] == "user.changed":
         return UserChanged(UUID(data["user_id"]), occurred_at)
     if data["type"] == "access.revoked":
+        session = data.get("session_id")
         return AccessRevoked(
-            UUID(data["user_id"]), occurred_at, data["token_id"], data["keep_token_id"]
+            UUID(data["user_id"]),
+            occurred_at,
+            data["token_id"],
+            data["keep_token_id"],
+            None if session is None else UUID(session),
         )
     return _ITEM_EVENTS[data["type"]](item_from_dict(data["item"]), occurred_at)

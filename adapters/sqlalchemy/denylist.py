@@ -52,6 +52,9 @@ class SqlAlchemyTokenDenylist:
     async def revoke_token(self, token_id: str, expires_at: datetime) -> None:
         await self._put(f"token:{token_id}", None, None, expires_at)
 
+    async def revoke_session(self, session_id: UUID, expires_at: datetime) -> None:
+        await self._put(f"session:{session_id}", None, None, expires_at)
+
     async def revoke_user(
         self, user_id: UUID, issued_before: datetime, *, keep_token_id: str | None, ttl_seconds: int
     ) -> None:
@@ -60,6 +63,8 @@ class SqlAlchemyTokenDenylist:
 
     async def is_revoked(self, claims: AccessClaims) -> bool:
         keys = [f"token:{claims.token_id}", f"user:{claims.user_id}"]
+        if claims.session_id is not None:
+            keys.append(f"session:{claims.session_id}")
         try:
             async with self._engine.connect() as conn:
                 rows = await conn.execute(_MATCHING, {"keys": keys, "now": self._clock.now()})
@@ -67,7 +72,7 @@ class SqlAlchemyTokenDenylist:
         except DRIVER_ERRORS as exc:
             raise translate(exc) from exc
         for key, issued_before, keep in found:
-            if key.startswith("token:"):
+            if key.startswith(("token:", "session:")):
                 return True
             if claims.token_id != keep and claims.issued_at < issued_before:
                 return True
@@ -121,6 +126,8 @@ def _revocation(
     kind, _, name = key.partition(":")
     if kind == "token":
         return Revocation(expires_at, token_id=name)
+    if kind == "session":
+        return Revocation(expires_at, session_id=UUID(name))
     return Revocation(
         expires_at, user_id=UUID(name), issued_before=issued_before, keep_token_id=keep
     )

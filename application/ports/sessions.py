@@ -59,7 +59,8 @@ class PasswordResetTokenRepository(Protocol):
 
 
 class TokenDenylist(Protocol):
-    """Access tokens revoked before they expire: by id, or all of a user's up to a moment.
+    """Access tokens revoked before they expire: by id, every token of one session (a refresh
+    family, the tokens' `sid`), or all of a user's up to a moment.
 
     Entries live only until the tokens they concern would have expired anyway.
     """
@@ -77,6 +78,11 @@ class TokenDenylist(Protocol):
         """
         ...
 
+    async def revoke_session(self, session_id: UUID, expires_at: datetime) -> None:
+        """Revoke every access token of the session until `expires_at` (when the last one
+        issued so far expires). Raises DependencyUnavailable."""
+        ...
+
     async def is_revoked(self, claims: AccessClaims) -> bool:
         """Return whether the token is revoked. Raises DependencyUnavailable."""
         ...
@@ -84,14 +90,16 @@ class TokenDenylist(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Revocation:
-    """One live denylist entry: a token (`token_id`), or a user's tokens issued before
-    `issued_before` but `keep_token_id`; it matters until `expires_at`."""
+    """One live denylist entry: a token (`token_id`), a session's tokens (`session_id`), or a
+    user's tokens issued before `issued_before` but `keep_token_id`; it matters until
+    `expires_at`."""
 
     expires_at: datetime
     token_id: str | None = None
     user_id: UUID | None = None
     issued_before: datetime | None = None
     keep_token_id: str | None = None
+    session_id: UUID | None = None
 
 
 class DurableTokenDenylist(TokenDenylist, Protocol):

@@ -2,11 +2,16 @@
 
 An event is rendered once, then offered to each socket allowed to see it. Every socket has a
 bounded queue: a slow client fills its own queue and is dropped (1013); nobody else waits.
+
+Revocations close sockets as soon as they are heard; and since an event can be missed (the
+bus lost Redis meanwhile), every socket also re-checks its token every `RECHECK_SECONDS`, and
+at once when the bus is back after a loss.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +25,7 @@ log = logging.getLogger(__name__)
 
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
+RECHECK_SECONDS = 5.0
 _OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 
@@ -31,6 +37,7 @@ class Subscription:
     is_superuser: bool
     token_id: str
     expires_at: datetime | None
+    session_id: UUID | None = None
     queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(256))
     close_code: int | None = None
     closed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -58,16 +65,36 @@ class ConnectionHub:
     def __init__(self, buffer_size: int = 256) -> None:
         self._subscriptions: set[Subscription] = set()
         self._buffer = buffer_size
+        self._recheck = asyncio.Event()
+
+    async def recheck_due(self, seconds: float = RECHECK_SECONDS) -> None:
+        """Return after `seconds`, or sooner once the bus is back after a loss."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._recheck.wait(), seconds)
+
+    def link_down(self) -> None:
+        """LinkWatcher: revocations may be missed until the bus is back."""
+
+    async def link_up(self, after_loss: bool) -> None:
+        """LinkWatcher: after a loss, every socket re-checks its token now."""
+        if after_loss:
+            signal, self._recheck = self._recheck, asyncio.Event()
+            signal.set()
 
     def __len__(self) -> int:
         return len(self._subscriptions)
 
     def join(
-        self, user_id: UUID, is_superuser: bool, token_id: str, expires_at: datetime | None
+        self,
+        user_id: UUID,
+        is_superuser: bool,
+        token_id: str,
+        expires_at: datetime | None,
+        session_id: UUID | None = None,
     ) -> Subscription:
         """Register a socket; it hears every event from now on."""
         subscription = Subscription(
-            user_id, is_superuser, token_id, expires_at, asyncio.Queue(self._buffer)
+            user_id, is_superuser, token_id, expires_at, session_id, asyncio.Queue(self._buffer)
         )
         self._subscriptions.add(subscription)
         return subscription
@@ -96,7 +123,7 @@ class ConnectionHub:
         # A role change closes the user's sockets too: a reconnect sees the new role.
         for sub in list(self._subscriptions):
             revoked = (
-                event.revokes(sub.user_id, sub.token_id)
+                event.revokes(sub.user_id, sub.token_id, sub.session_id)
                 if isinstance(event, AccessRevoked)
                 else sub.user_id == event.user_id
             )

@@ -98,6 +98,20 @@ async def test_a_second_revocation_of_one_token_is_harmless(denylist, clock):
     assert await denylist.is_revoked(revoked)
 
 
+async def test_revoking_a_session_revokes_its_tokens_and_no_others(denylist, clock):
+    session, user = uuid4(), uuid4()
+    first, later = (
+        AccessClaims(user, uuid4().hex, clock.now(), clock.now() + timedelta(seconds=600), session)
+        for _ in range(2)
+    )
+    elsewhere = AccessClaims(user, uuid4().hex, clock.now(), first.expires_at, uuid4())
+    await denylist.revoke_session(session, clock.now() + timedelta(seconds=600))
+    assert await denylist.is_revoked(first)
+    assert await denylist.is_revoked(later)
+    assert not await denylist.is_revoked(elsewhere)
+    assert not await denylist.is_revoked(_claims(clock, user))  # a token with no session
+
+
 async def test_revoking_a_user_spares_the_kept_token_and_later_ones(denylist, clock):
     user = uuid4()
     old, kept = _claims(clock, user, issued_offset=-5), _claims(clock, user, issued_offset=-5)
@@ -233,32 +247,46 @@ async def test_rate_limit_allows_the_amount_then_says_how_long_to_wait(limiter):
 
 
 @pytest.fixture
-async def bus(redis_client):
+async def buses(redis_client):
+    """Two processes' buses on one channel (for memory, the one process's bus twice)."""
     if redis_client is None:
-        yield InProcessEventBus()
+        bus = InProcessEventBus()
+        yield bus, bus
         return
-    bus = RedisEventBus(redis_client, channel=f"c{uuid4().hex}")
-    await bus.start()
-    await asyncio.wait_for(bus.connected.wait(), 5)
-    yield bus
-    await bus.stop()
+    channel = f"c{uuid4().hex}"
+    pair = (RedisEventBus(redis_client, channel=channel), RedisEventBus(redis_client, channel))
+    for bus in pair:
+        await bus.start()
+        await asyncio.wait_for(bus.connected.wait(), 5)
+    yield pair
+    for bus in pair:
+        await bus.stop()
 
 
-async def test_the_bus_delivers_events_to_every_subscriber_in_order(bus):
-    got: list[list] = [[], []]
-    unsubscribe = [bus.subscribe(lambda e, n=n: _append(got[n], e)) for n in range(2)]
+async def test_the_bus_delivers_events_to_every_subscriber_of_every_process_in_order(buses):
+    here, there = buses
+    got: list[list] = [[], [], []]
+    unsubscribe = [
+        bus.subscribe(lambda e, n=n: _append(got[n], e))
+        for n, bus in enumerate((here, there, there))
+    ]
     now = SystemClock().now()
     events = [ItemCreated(_view(version=n + 1), now) for n in range(3)]
     events.append(AccessRevoked(uuid4(), now, token_id="jti"))
+    events.append(AccessRevoked(uuid4(), now, session_id=uuid4()))
+    events.append(AccessRevoked(uuid4(), now, keep_token_id="kept"))
     events.append(UserChanged(uuid4(), now))
     for event in events:
-        await bus.publish(event)
-    await _until(lambda: len(got[0]) == len(got[1]) == 5)
-    assert got[0] == got[1] == events
-    unsubscribe[0]()
-    await bus.publish(events[0])
-    await _until(lambda: len(got[1]) == 6)
-    assert len(got[0]) == 5
+        await here.publish(event)
+    assert got[0] == events  # this process's subscribers have them when publish returns
+    await _until(lambda: len(got[1]) == len(got[2]) == len(events))
+    assert got[1] == got[2] == events
+    unsubscribe[1]()
+    await here.publish(events[0])
+    await _until(lambda: len(got[2]) == len(events) + 1)
+    await asyncio.sleep(0.05)
+    assert len(got[1]) == len(events)
+    assert len(got[0]) == len(events) + 1  # once each: its own event did not come back twice
 
 
 async def _append(bucket: list, event) -> None:

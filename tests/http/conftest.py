@@ -86,7 +86,7 @@ async def container(backend: str, database_url: str) -> Container:
     container = make_container(test_settings(database_url))
     if backend == "memory":
         store = MemoryStore()
-        container.uow.override(providers.Factory(InMemoryUnitOfWork, store, container.publisher))
+        container.uow.override(providers.Factory(InMemoryUnitOfWork, store, container.event_bus))
     return container
 
 

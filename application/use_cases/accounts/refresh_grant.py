@@ -6,6 +6,7 @@ from application.errors import InvalidGrant
 from application.ports import Clock
 from application.ports.types import UnitOfWorkFactory
 from application.secrets import token_hash
+from application.use_cases.accounts.revocation import SessionRevoker
 from application.use_cases.accounts.sessions import SessionIssuer, TokensIssued
 
 BAD_REFRESH_TOKEN = "refresh token is invalid, expired or revoked"  # noqa: S105
@@ -21,13 +22,19 @@ class RefreshGrant:
 class RefreshGrantHandler:
     """A live token is consumed and succeeded by the next link of its family.
 
-    A token presented again after use is taken as stolen: its whole family is revoked, so
-    neither the thief nor the victim can go on with it. Of two concurrent uses exactly one
-    consumes the token; the other is a reuse.
+    A token presented again after use is taken as stolen: its whole family is revoked, and
+    with it every access token the family issued, so neither the thief nor the victim can go
+    on with it. Of two concurrent uses exactly one consumes the token; the other is a reuse.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, sessions: SessionIssuer, clock: Clock) -> None:
-        self._uow, self._sessions, self._clock = uow, sessions, clock
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        sessions: SessionIssuer,
+        revoker: SessionRevoker,
+        clock: Clock,
+    ) -> None:
+        self._uow, self._sessions, self._revoker, self._clock = uow, sessions, revoker, clock
 
     async def __call__(self, cmd: RefreshGrant) -> TokensIssued:
         now = self._clock.now()
@@ -37,12 +44,15 @@ class RefreshGrantHandler:
                 raise InvalidGrant(BAD_REFRESH_TOKEN)
             user = await uow.users.get(link.user_id)
             consumed = await uow.refresh_tokens.consume(link.id, now)
-            if not consumed or user is None or not user.is_active:
-                await uow.refresh_tokens.revoke_family(link.family_id, now)
+            if consumed and user is not None and user.is_active:
+                issued = await self._sessions.issue(
+                    uow, user.id, family_id=link.family_id, family_expires_at=link.expires_at
+                )
                 await uow.commit()
-                raise InvalidGrant(BAD_REFRESH_TOKEN)
-            issued = await self._sessions.issue(
-                uow, user.id, family_id=link.family_id, family_expires_at=link.expires_at
-            )
+                return issued
+            await uow.refresh_tokens.revoke_family(link.family_id, now)
             await uow.commit()
-        return issued
+        async with self._uow() as uow:  # the family's access tokens, once its lock is released
+            await self._revoker.revoke_session(uow, link.user_id, link.family_id)
+            await uow.commit()
+        raise InvalidGrant(BAD_REFRESH_TOKEN)

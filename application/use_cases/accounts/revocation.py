@@ -1,5 +1,6 @@
 """Ending every session of a user at once (password reset or change, deactivation)."""
 
+from datetime import timedelta
 from uuid import UUID
 
 from application.dto import Actor
@@ -30,3 +31,10 @@ class SessionRevoker:
         keep_family = None if keep is None else keep.session_id
         await uow.refresh_tokens.revoke_for_user(user_id, now, keep_family=keep_family)
         uow.emit(AccessRevoked(user_id, now, keep_token_id=keep_token))
+
+    async def revoke_session(self, uow: UnitOfWork, user_id: UUID, session_id: UUID) -> None:
+        """Revoke every access token of one session (a refresh family) at once, durably, and
+        announce it when `uow` commits (nothing else need be written in it)."""
+        now = self._clock.now()
+        await self._denylist.revoke_session(session_id, now + timedelta(seconds=self._ttl))
+        uow.emit(AccessRevoked(user_id, now, session_id=session_id))

@@ -62,49 +62,51 @@ def _origin_allowed(websocket: WebSocket) -> bool:
 async def item_events(websocket: WebSocket) -> None:
     """Header auth (or a first `auth` message), then `ready`, then item events."""
     try:
-        actor = await _handshake(websocket)
+        actor, token = await _handshake(websocket)
     except DependencyUnavailable:
         if websocket.client_state is WebSocketState.CONNECTING:
             await websocket.accept()
         await websocket.close(code=TRY_AGAIN_LATER)
         return
-    if actor is None:
+    if actor is None or token is None:
         return
     hub: ConnectionHub = websocket.app.state.hub
     subscription = hub.join(
-        actor.user_id, actor.is_superuser, actor.token_id, actor.token_expires_at
+        actor.user_id, actor.is_superuser, actor.token_id, actor.token_expires_at, actor.session_id
     )
     try:  # joined before `ready`, so no change made after the client sees it is missed
         await websocket.send_text('{"type":"ready"}')
-        await _serve(websocket, subscription)
+        await _serve(websocket, subscription, token)
     finally:
         hub.leave(subscription)
 
 
-async def _handshake(websocket: WebSocket) -> Actor | None:
-    """The authenticated actor of an accepted socket, or None once the socket is refused."""
-    header_token = _bearer(websocket)
+async def _handshake(websocket: WebSocket) -> tuple[Actor | None, str | None]:
+    """The authenticated actor of an accepted socket and its token, or None once the socket
+    is refused."""
+    token = _bearer(websocket)
     if not _origin_allowed(websocket):
         await websocket.close(code=POLICY_VIOLATION)  # before accept: the handshake gets 403
-        return None
-    actor = None if header_token is None else await _authenticate(websocket, header_token)
-    if header_token is not None and actor is None:
+        return None, None
+    actor = None if token is None else await _authenticate(websocket, token)
+    if token is not None and actor is None:
         await websocket.close(code=POLICY_VIOLATION)
-        return None
+        return None, None
     await websocket.accept()
     if actor is None:
         token = await _first_message_token(websocket)
         actor = None if token is None else await _authenticate(websocket, token)
         if actor is None:
             await websocket.close(code=POLICY_VIOLATION)
-    return actor
+    return actor, token
 
 
-async def _serve(websocket: WebSocket, subscription: Subscription) -> None:
+async def _serve(websocket: WebSocket, subscription: Subscription, token: str) -> None:
     tasks = [
         asyncio.create_task(_send(websocket, subscription)),
         asyncio.create_task(_drain(websocket, subscription)),
         asyncio.create_task(_expire(subscription, websocket.app.state.container.clock().now())),
+        asyncio.create_task(_recheck(websocket, subscription, token)),
     ]
     try:
         await subscription.closed.wait()
@@ -135,6 +137,18 @@ async def _drain(websocket: WebSocket, subscription: Subscription) -> None:
     except (WebSocketDisconnect, RuntimeError):
         pass
     subscription.closed.set()
+
+
+async def _recheck(websocket: WebSocket, subscription: Subscription, token: str) -> None:
+    """Close the socket (1008) once its token is refused: revoked, or its user inactive. An
+    outage proves nothing either way: the socket stays and the next check decides."""
+    hub: ConnectionHub = websocket.app.state.hub
+    while True:
+        await hub.recheck_due()
+        with contextlib.suppress(DependencyUnavailable):
+            if await _authenticate(websocket, token) is None:
+                subscription.close(POLICY_VIOLATION)
+                return
 
 
 async def _expire(subscription: Subscription, now: datetime) -> None:

@@ -13,7 +13,7 @@ from adapters.memory.events import InProcessEventBus, RecordingPublisher
 from adapters.memory.sessions import InMemoryTokenDenylist
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
-from application.cache import CacheUpdater, FanOutPublisher
+from application.cache import CacheUpdater
 from application.cursors import CursorCodec
 from application.dto import Actor
 from application.ports import RateLimit
@@ -46,7 +46,11 @@ class World:
     limiter: LimitsRateLimiter = field(default_factory=lambda: LimitsRateLimiter("memory://"))
     limits: PasswordGrantLimits = field(
         default_factory=lambda: PasswordGrantLimits(
-            RateLimit("ip", 20, 60), RateLimit("account", 5, 60)
+            RateLimit("ip", 20, 60),
+            RateLimit("account-address", 5, 60),
+            RateLimit("account", 12, 3600),
+            RateLimit("account-address-past-ceiling", 1, 3600),
+            RateLimit("priority", 5, 60),
         )
     )
     refresh_ttl: int = 3600
@@ -57,7 +61,9 @@ class World:
         self.cache = InMemoryItemCache(self.clock, ttl_seconds=60)
         self.bus = InProcessEventBus()
         self.known = KnownUsers()
+        self.bus.subscribe(CacheUpdater(self.cache).apply)
         self.bus.subscribe(self.known.forget)
+        self.bus.subscribe(self.publisher.publish)
 
     @property
     def sessions(self) -> SessionIssuer:
@@ -84,7 +90,7 @@ class World:
     def uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(
             self.store,
-            FanOutPublisher(CacheUpdater(self.cache), self.publisher, self.bus),
+            self.bus,
         )
 
     async def register(self, email: str = "ada@example.com", *, superuser: bool = False) -> Actor:

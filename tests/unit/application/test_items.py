@@ -194,8 +194,8 @@ async def test_a_change_heard_from_another_process_replaces_the_cached_copy(worl
     get = GetItemHandler(world.uow, world.cache)
     await get(GetItem(ada, item.id))  # version 1 is cached
     elsewhere = replace(item, title="changed elsewhere", version=2)
-    await CacheUpdater(world.cache).publish(ItemUpdated(elsewhere, world.clock.now()))
+    await CacheUpdater(world.cache).apply(ItemUpdated(elsewhere, world.clock.now()))
     assert (await get(GetItem(ada, item.id))).title == "changed elsewhere"
-    await CacheUpdater(world.cache).publish(ItemDeleted(elsewhere, world.clock.now()))
+    await CacheUpdater(world.cache).apply(ItemDeleted(elsewhere, world.clock.now()))
     await world.cache.put(item)  # a slow reader finishing late with version 1
     assert await world.cache.get(item.id) is None

@@ -227,3 +227,16 @@ async def test_the_periodic_merge_brings_in_a_revocation_whose_event_was_lost(cl
         assert durable.checks == 0
     finally:
         await denylist.close()
+
+
+async def test_a_restart_loads_session_revocations_too(clock):
+    durable = DurableFake(clock)
+    session = uuid4()
+    token = AccessClaims(uuid4(), uuid4().hex, clock.now(), clock.now(), session)
+    await durable.revoke_session(session, clock.now() + timedelta(seconds=TTL))
+    durable.entries.append(Revocation(clock.now() + timedelta(seconds=TTL), session_id=session))
+    restarted = MirroredDenylist(durable, InMemoryTokenDenylist(clock), clock, TTL)
+    await restarted.link_up(after_loss=False)
+    await _settled(restarted)
+    assert await restarted.is_revoked(token)
+    assert durable.checks == 0
