@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from tests.integration.servers import ApiServer
 
 PASSWORD = "correct horse battery"
 EVENT_TIMEOUT_SECONDS = 5.0
+RECOVERY_TIMEOUT_SECONDS = 10.0
+"""How long a fault test waits for the service to come back by itself."""
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,30 @@ class Account:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
-def http_client(server: ApiServer) -> httpx.AsyncClient:
+def http_client(
+    server: ApiServer, *, timeout: float = 10.0, connections: int = 100
+) -> httpx.AsyncClient:
     """An HTTP client for one server (no proxies from the environment)."""
-    return httpx.AsyncClient(base_url=server.url, timeout=10.0, trust_env=False)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(base_url=server.url, timeout=timeout, limits=limits, trust_env=False)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def seconds_until_ready(
+    client: httpx.AsyncClient, timeout: float = RECOVERY_TIMEOUT_SECONDS
+) -> float:
+    """How long until `/health/ready` answers 200; fails the test after `timeout` seconds."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        response = await client.get("/health/ready")
+        assert response.status_code in (200, 503), response.text
+        if response.status_code == 200:
+            return time.monotonic() - started
+        await asyncio.sleep(0.05)
+    pytest.fail(f"{client.base_url} not ready within {timeout} s", pytrace=False)
 
 
 def unique_email(who: str) -> str:
@@ -106,16 +130,21 @@ class EventSocket:
         return self.connection.close_code
 
 
+def connect_events(server: ApiServer, access_token: str, open_timeout: float = 5) -> ws_connect:
+    """A WebSocket handshake with `server`, authenticated by header (use `async with`)."""
+    return ws_connect(
+        server.ws_url,
+        additional_headers=bearer(access_token),
+        proxy=None,
+        open_timeout=open_timeout,
+        close_timeout=2,
+    )
+
+
 @contextlib.asynccontextmanager
 async def event_socket(server: ApiServer, access_token: str) -> AsyncIterator[EventSocket]:
     """A WebSocket to `server`, authenticated by header, past its `ready` message."""
-    async with ws_connect(
-        server.ws_url,
-        additional_headers={"Authorization": f"Bearer {access_token}"},
-        proxy=None,
-        open_timeout=5,
-        close_timeout=2,
-    ) as connection:
+    async with connect_events(server, access_token) as connection:
         socket_ = EventSocket(connection)
         assert await socket_.next_message() == {"type": "ready"}
         yield socket_

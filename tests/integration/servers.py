@@ -1,4 +1,5 @@
-"""Real processes for the multi-process tests: Portico API instances and a Redis of one's own.
+"""Real processes for the multi-process tests: Portico API instances, a Redis of one's own, and
+the throwaway PostgreSQL cluster of `scripts/check`, which a fault test may restart.
 
 An `ApiServer` is `uvicorn entrypoints.http.asgi:create --factory` in a child Python (no `uv`),
 configured only through its environment, with its output in a log file that is shown when a
@@ -19,12 +20,16 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from sqlalchemy.engine import make_url
 
 from adapters.sqlalchemy.migrate import upgrade
 from tests.contract.databases import create_database, drop_database, run_blocking
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 20.0
+KEEP_ALIVE_SECONDS = 120
+"""Longer than any test: a client reusing a connection just as the server's idle timeout closes
+it gets no answer (the race every proxy in front of a server is configured to avoid)."""
 STOP_TIMEOUT_SECONDS = 10.0
 SECRET_KEY = "scale-out-test-secret-0123456789abcdef0123456789"
 LOG_TAIL_LINES = 80
@@ -69,15 +74,19 @@ class ApiServer:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/api/v1/ws"
 
-    def start(self) -> None:
-        command = [
+    def command(self) -> list[str]:
+        """How the process is started."""
+        return [
             sys.executable, "-m", "uvicorn", "entrypoints.http.asgi:create", "--factory",
             "--host", "127.0.0.1", "--port", str(self.port), "--loop", "uvloop",
             "--http", "httptools", "--no-access-log",
+            "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS),
         ]  # fmt: skip
+
+    def start(self) -> None:
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
-                command, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                self.command(), cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> None:
@@ -122,6 +131,12 @@ class ApiServer:
 
     def log_size(self) -> int:
         return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_between(self, start: int, end: int) -> str:
+        """Exactly what the process wrote between two `log_size` offsets."""
+        with self.log_path.open("rb") as log:
+            log.seek(start)
+            return log.read(max(0, end - start)).decode(errors="replace")
 
     def fail(self, reason: str) -> None:
         pytest.fail(f"API process {self.name} {reason}; its output:\n{self.log()}", pytrace=False)
@@ -236,3 +251,88 @@ class RedisServer:
             process.wait()
         if not keep_saved:
             (self.directory / "dump.rdb").unlink(missing_ok=True)
+
+    @contextmanager
+    def down(self, *, keep_data: bool = False) -> Iterator[None]:
+        """Dead inside the block and running again (same port) after it: empty, or with the
+        data it had (as after a restart with persistence, or a network partition)."""
+        if keep_data:
+            self.save()
+        self.kill(keep_saved=keep_data)
+        try:
+            yield
+        finally:
+            self.start()
+
+
+@contextmanager
+def running_redis_server(binary: str, directory: Path) -> Iterator[RedisServer]:
+    """A started `RedisServer`, killed after the block."""
+    server = RedisServer(binary, directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+def database_dsn(url: str) -> str:
+    """The libpq DSN (for asyncpg) of a `postgresql+asyncpg://` SQLAlchemy URL."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class PostgresCluster:
+    """The throwaway PostgreSQL cluster `scripts/check` started, which a test may restart.
+
+    Found through `PORTICO_TEST_PG_BIN`, `_DATA`, `_LOG`, `_PORT` and `_USER` (the user its
+    tools run as; empty: this one). Restarting it breaks every open connection to it.
+    """
+
+    def __init__(self, bin_dir: Path, data_dir: Path, log_path: Path, port: int, user: str):
+        self.bin_dir, self.data_dir, self.log_path = bin_dir, data_dir, log_path
+        self.port, self.user = port, user
+
+    @classmethod
+    def from_environment(cls) -> PostgresCluster | None:
+        """The cluster `scripts/check` describes in the environment, or None."""
+        env = os.environ
+        names = ("BIN", "DATA", "LOG", "PORT")
+        if not all(env.get(f"PORTICO_TEST_PG_{name}") for name in names):
+            return None
+        return cls(
+            Path(env["PORTICO_TEST_PG_BIN"]),
+            Path(env["PORTICO_TEST_PG_DATA"]),
+            Path(env["PORTICO_TEST_PG_LOG"]),
+            int(env["PORTICO_TEST_PG_PORT"]),
+            env.get("PORTICO_TEST_PG_USER", ""),
+        )
+
+    def restart(self, timeout: int = 30) -> None:
+        """`pg_ctl restart -m fast`: sessions are cut, and it returns once the server is up."""
+        self._pg_ctl("restart", "-m", "fast", "-w", "-t", str(timeout), timeout=timeout)
+
+    def start(self, timeout: int = 30) -> None:
+        """`pg_ctl start` with the options of its last start; returns once it is up."""
+        self._pg_ctl("start", "-w", "-t", str(timeout), timeout=timeout)
+
+    def answers(self) -> bool:
+        """Whether the server accepts connections now (`pg_isready`)."""
+        command = [str(self.bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        return subprocess.run(command, check=False, timeout=10).returncode == 0
+
+    def _pg_ctl(self, *args: str, timeout: int) -> None:
+        command = [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_path)]
+        if self.user:  # PostgreSQL refuses to run as root
+            command = ["runuser", "-u", self.user, "--", *command]
+        finished = subprocess.run(
+            [*command, *args],
+            cwd=self.data_dir.parent,  # readable by that user
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+            timeout=timeout + 10,
+        )
+        if finished.returncode != 0:
+            output = (finished.stdout + finished.stderr).decode(errors="replace")
+            reason = f"pg_ctl {args[0]} failed ({finished.returncode}):\n{output}"
+            pytest.fail(reason, pytrace=False)

@@ -8,7 +8,6 @@ the same port; the API process is never restarted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -16,13 +15,15 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from tests.integration.clients import (
     PASSWORD,
+    RECOVERY_TIMEOUT_SECONDS,
     Account,
     EventSocket,
+    bearer,
     event_socket,
+    seconds_until_ready,
     sign_in,
     sign_up,
 )
@@ -30,27 +31,24 @@ from tests.integration.servers import (
     ApiServer,
     RedisServer,
     api_environment,
+    database_dsn,
     logs_shown_on_failure,
     migrated_database,
     running_api_servers,
+    running_redis_server,
 )
 
 pytestmark = pytest.mark.slow
 
 LOGIN_LIMIT_PER_ACCOUNT = 3
-RECOVERY_TIMEOUT_SECONDS = 10.0
 
 
 @pytest.fixture(scope="module")
 def own_redis(
     redis_server_binary: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RedisServer]:
-    server = RedisServer(redis_server_binary, tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
+    with running_redis_server(redis_server_binary, tmp_path_factory.mktemp("redis")) as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture(scope="module")
@@ -90,47 +88,13 @@ async def client(api: ApiServer) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@contextlib.contextmanager
-def redis_down(own_redis: RedisServer, *, keep_data: bool = False) -> Iterator[None]:
-    """Redis is dead inside the block and running again (same port) after it: empty, or
-    with the data it had (as after a restart with persistence, or a network partition)."""
-    if keep_data:
-        own_redis.save()
-    own_redis.kill(keep_saved=keep_data)
-    try:
-        yield
-    finally:
-        own_redis.start()
-
-
-async def seconds_until_ready(client: httpx.AsyncClient) -> float:
-    """How long until `/health/ready` answers 200 again; fails after RECOVERY_TIMEOUT_SECONDS."""
-    started = time.monotonic()
-    while time.monotonic() - started < RECOVERY_TIMEOUT_SECONDS:
-        response = await client.get("/health/ready")
-        assert response.status_code in (200, 503), response.text
-        if response.status_code == 200:
-            return time.monotonic() - started
-        await asyncio.sleep(0.05)
-    pytest.fail(f"not ready {RECOVERY_TIMEOUT_SECONDS} s after Redis came back", pytrace=False)
-
-
 async def stored_item_ids(outage_database_url: str, owner: Account) -> set[str]:
-    dsn = (
-        make_url(outage_database_url)
-        .set(drivername="postgresql")
-        .render_as_string(hide_password=False)
-    )
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(database_dsn(outage_database_url))
     try:
         rows = await conn.fetch("SELECT id::text FROM items WHERE owner_id::text = $1", owner.id)
     finally:
         await conn.close()
     return {row[0] for row in rows}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 class Traffic:
@@ -178,7 +142,7 @@ async def test_no_request_fails_with_500_through_a_redis_outage_and_accepted_wri
     task = asyncio.create_task(traffic.run())
     try:
         await asyncio.sleep(0.3)
-        with redis_down(own_redis):
+        with own_redis.down():
             await asyncio.sleep(1.5)
         await seconds_until_ready(client)
         await asyncio.sleep(0.5)
@@ -200,7 +164,7 @@ async def test_while_redis_is_down_readiness_names_redis_and_requests_are_served
     client: httpx.AsyncClient, own_redis: RedisServer
 ) -> None:
     user = await sign_up(client, "patient")
-    with redis_down(own_redis):
+    with own_redis.down():
         ready = await client.get("/health/ready")
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"] == "ok"
@@ -222,7 +186,7 @@ async def test_revocations_hold_during_a_redis_outage_and_after_redis_returns_em
     kept = bearer(await sign_in(client, user.email))
     assert (await client.post("/api/v1/auth/logout", headers=before)).status_code == 204
 
-    with redis_down(own_redis):
+    with own_redis.down():
         assert (await client.get("/api/v1/users/me", headers=before)).status_code == 401
         assert (await client.post("/api/v1/auth/logout", headers=during)).status_code == 204
         assert (await client.get("/api/v1/users/me", headers=during)).status_code == 401
@@ -244,7 +208,7 @@ async def test_a_change_made_while_redis_is_down_is_what_reads_show_once_it_retu
     url = created.headers["Location"]
     assert (await client.get(url, headers=user.headers)).json()["title"] == "before"  # cached
 
-    with redis_down(own_redis, keep_data=True):
+    with own_redis.down(keep_data=True):
         changed = await client.patch(url, json={"title": "during"}, headers=user.headers)
         assert changed.status_code == 200, changed.text
 
@@ -258,7 +222,7 @@ async def test_while_redis_is_down_sign_in_works_and_login_limits_count_per_proc
 ) -> None:
     user = await sign_up(client, "signer")
     form = {"grant_type": "password", "username": user.email, "password": PASSWORD}
-    with redis_down(own_redis):
+    with own_redis.down():
         signed_in = await client.post("/api/v1/auth/token", data=form)
         assert signed_in.status_code == 200, signed_in.text
         assert signed_in.json()["token_type"] == "bearer"
@@ -279,7 +243,7 @@ async def test_after_redis_returns_the_api_recovers_without_a_restart(
         created = await client.post("/api/v1/items", json={"title": "v1"}, headers=user.headers)
         url = f"/api/v1/items/{created.json()['id']}"
         await until_a_change_is_heard(client, socket, url, user)  # events flow before...
-        with redis_down(own_redis):
+        with own_redis.down():
             await asyncio.sleep(1.0)  # long enough for the event-bus listener to back off
         back = time.monotonic()
         ready_after = await seconds_until_ready(client)

@@ -23,6 +23,7 @@ from entrypoints.settings import Settings
 from tests.integration.clients import (
     PASSWORD,
     EventSocket,
+    bearer,
     event_socket,
     sign_in,
     sign_up,
@@ -84,10 +85,6 @@ async def on_a(cluster: Cluster) -> AsyncIterator[httpx.AsyncClient]:
 async def on_b(cluster: Cluster) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=cluster.b.url, timeout=10, trust_env=False) as client:
         yield client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def create_superuser(database_url: str) -> str:
