@@ -20,7 +20,7 @@ import time
 
 import httpx
 
-from bench.read_path import free_port, server
+from bench.servers import free_port, server
 
 LOGINS_IN_FLIGHT = 8
 
