@@ -29,6 +29,14 @@ class EmailAlreadyRegistered(Conflict):
     """An email address belongs to at most one account, whatever its case."""
 
 
+class IdempotencyKeyInUse(Conflict):
+    """An Idempotency-Key has one record: another request with the key was recorded first."""
+
+
+class IdempotencyKeyReused(ApplicationError):
+    """An Idempotency-Key names one request: reusing it for a different request is refused."""
+
+
 class PermissionDenied(ApplicationError):
     """The caller's role does not allow this action."""
 
@@ -79,6 +87,20 @@ class RateLimited(ApplicationError):
 
 class DependencyUnavailable(ApplicationError):
     """A backing service (database, cache, broker) could not be reached."""
+
+
+class Overloaded(ApplicationError):
+    """More of this work is waiting than can be done soon; retry after `retry_after` seconds."""
+
+    def __init__(self, what: str, retry_after: int = 1) -> None:
+        super().__init__(f"too many {what} are waiting; retry after {retry_after} seconds")
+        self.retry_after = retry_after
+
+
+class DependencyBusy(Overloaded, DependencyUnavailable):
+    """Every connection to a backing service stayed in use longer than a caller may wait: load,
+    not an outage (answered as Overloaded); code that retries an unavailable service later
+    retries this too."""
 
 
 class InvalidPage(ApplicationError):

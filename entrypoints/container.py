@@ -30,8 +30,9 @@ from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import SqlAlchemyHealthCheck
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from application.cache import CacheUpdater, FanOutPublisher
+from application.cache import CacheUpdater
 from application.cursors import CursorCodec
+from application.idempotency import RequestFingerprints
 from application.ports import RateLimit
 from application.revocations import MirroredDenylist
 from application.use_cases.accounts.authenticate import AuthenticateHandler, KnownUsers
@@ -62,6 +63,7 @@ from application.use_cases.users.delete_user import DeleteUserHandler
 from application.use_cases.users.get_user import GetUserHandler
 from application.use_cases.users.list_users import ListUsersHandler
 from application.use_cases.users.update_profile import UpdateProfileHandler
+from domain.events import AccessRevoked, UserChanged
 from entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,9 +76,13 @@ def _derived_key(secret: str, purpose: str) -> bytes:
 
 def _login_limits(settings: Settings) -> PasswordGrantLimits:
     window = settings.login_limit_window_seconds
+    ceiling_window = settings.login_account_ceiling_window_seconds
     return PasswordGrantLimits(
         RateLimit("login-address", settings.login_limit_per_address, window),
-        RateLimit("login-account", settings.login_limit_per_account, window),
+        RateLimit("login-account-address", settings.login_limit_per_account, window),
+        RateLimit("login-account", settings.login_account_ceiling, ceiling_window),
+        RateLimit("login-account-address-past-ceiling", 1, ceiling_window),
+        RateLimit("login-priority", settings.login_priority_per_address, window),
     )
 
 
@@ -121,7 +127,8 @@ class Container(containers.DeclarativeContainer):
     event_bus = providers.Selector(
         shared_state,
         memory=providers.Singleton(InProcessEventBus),
-        redis=providers.Singleton(RedisEventBus, redis),
+        # Access changes are confirmed by every process before the change is answered.
+        redis=providers.Singleton(RedisEventBus, redis, confirm=(AccessRevoked, UserChanged)),
     )
     item_cache = providers.Singleton(
         InMemoryItemCache,
@@ -130,15 +137,16 @@ class Container(containers.DeclarativeContainer):
         max_entries=settings.provided.cache_max_items,
     )
     cache_updater = providers.Singleton(CacheUpdater, item_cache)
-    publisher = providers.Singleton(FanOutPublisher, cache_updater, event_bus)
 
     engine = providers.Singleton(
         create_engine,
         settings.provided.database_url,
         pool_size=settings.provided.db_pool_size,
         max_overflow=settings.provided.db_max_overflow,
+        pool_timeout=settings.provided.db_pool_timeout_seconds,
+        pool_recycle=settings.provided.db_pool_recycle_seconds,
     )
-    uow = providers.Factory(SqlAlchemyUnitOfWork, engine, publisher=publisher)
+    uow = providers.Factory(SqlAlchemyUnitOfWork, engine, publisher=event_bus)
     database_check = providers.Singleton(SqlAlchemyHealthCheck, engine)
 
     bcrypt_pool = providers.Singleton(
@@ -147,7 +155,10 @@ class Container(containers.DeclarativeContainer):
         thread_name_prefix="bcrypt",
     )
     hasher = providers.Singleton(
-        BcryptPasswordHasher, rounds=settings.provided.bcrypt_rounds, executor=bcrypt_pool
+        BcryptPasswordHasher,
+        rounds=settings.provided.bcrypt_rounds,
+        executor=bcrypt_pool,
+        max_waiting=settings.provided.bcrypt_max_waiting,
     )
     tokens = providers.Singleton(
         PyJwtTokenService,
@@ -158,6 +169,10 @@ class Container(containers.DeclarativeContainer):
     )
     cursors = providers.Singleton(
         CursorCodec, providers.Callable(_derived_key, settings.provided.secret_key, "cursor")
+    )
+    request_fingerprints = providers.Singleton(
+        RequestFingerprints,
+        providers.Callable(_derived_key, settings.provided.secret_key, "idempotency"),
     )
     denylist = providers.Singleton(
         MirroredDenylist,
@@ -214,8 +229,11 @@ class Container(containers.DeclarativeContainer):
         session_issuer,
         rate_limiter,
         providers.Callable(_login_limits, settings),
+        hasher.provided.lower_priority.call(),
     )
-    refresh_grant = providers.Singleton(RefreshGrantHandler, uow.provider, session_issuer, clock)
+    refresh_grant = providers.Singleton(
+        RefreshGrantHandler, uow.provider, session_issuer, revoker, clock
+    )
     known_users = providers.Singleton(KnownUsers)
     authenticate = providers.Singleton(
         AuthenticateHandler, uow.provider, tokens, denylist, clock, known_users
@@ -266,7 +284,7 @@ async def open_resources(container: Container) -> None:
     await container.hasher().warm_up()
     bus, denylist = container.event_bus(), container.denylist()
     bus.subscribe(container.known_users().forget)
-    bus.subscribe(container.cache_updater().publish)
+    bus.subscribe(container.cache_updater().apply)
     bus.subscribe(denylist.hear)
     for watcher in (container.known_users(), denylist, container.item_cache()):
         bus.watch(watcher)

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(14 * 86_400, ge=60, le=365 * 86_400)
     bcrypt_rounds: int = Field(12, ge=4, le=16)
     bcrypt_threads: int = Field(2, ge=1, le=32)
+    bcrypt_max_waiting: int = Field(8, ge=1, le=10_000)
     cors_origins: Annotated[list[str], NoDecode] = []
     trusted_proxies: Annotated[list[str], NoDecode] = []
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1)
@@ -42,14 +43,19 @@ class Settings(BaseSettings):
     login_limit_per_address: int = Field(20, ge=1)
     login_limit_per_account: int = Field(5, ge=1)
     login_limit_window_seconds: int = Field(60, ge=1)
+    login_account_ceiling: int = Field(100, ge=1)
+    login_account_ceiling_window_seconds: int = Field(3600, ge=1)
+    login_priority_per_address: int = Field(3, ge=1)
     register_limit_per_address: int = Field(20, ge=1)
     register_limit_window_seconds: int = Field(3600, ge=1)
     password_change_limit_per_user: int = Field(5, ge=1)
     password_change_limit_window_seconds: int = Field(900, ge=1)
     recovery_limit_per_address: int = Field(5, ge=1)
     recovery_limit_window_seconds: int = Field(3600, ge=1)
-    db_pool_size: int = Field(10, ge=1, le=200)
-    db_max_overflow: int = Field(10, ge=0, le=200)
+    db_pool_size: int = Field(20, ge=1, le=500)
+    db_max_overflow: int = Field(0, ge=0, le=500)
+    db_pool_timeout_seconds: float = Field(5.0, gt=0, le=300)
+    db_pool_recycle_seconds: float = Field(3600.0, ge=0)
     jwt_issuer: str = "portico"
     jwt_audience: str = "portico-api"
     cache_ttl_seconds: int = Field(300, ge=1)
@@ -58,6 +64,15 @@ class Settings(BaseSettings):
     redis_pool_timeout_seconds: float = Field(5.0, gt=0, le=60)
     public_base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
+    # The HTTP server's own limits (entrypoints/server.py), against slow or oversized clients.
+    max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
+    max_headers: int = Field(100, ge=10, le=10_000)
+    request_head_timeout_seconds: float = Field(10, gt=0, le=3600)
+    request_body_timeout_seconds: float = Field(20, gt=0, le=3600)
+    request_body_min_rate: int = Field(500, ge=1)
+    keep_alive_timeout_seconds: int = Field(5, ge=1, le=3600)
+    max_connections: int = Field(1000, ge=1)
+    graceful_timeout_seconds: int = Field(30, ge=0, le=3600)
 
     @model_validator(mode="before")
     @classmethod

@@ -40,7 +40,14 @@ TAGS = [
 ]
 
 _EXPOSED = [REQUEST_ID_HEADER, "ETag", "Location", "X-Total-Count", "Link", "Deprecation"]
-_ALLOWED = ["Authorization", "Content-Type", "If-Match", "If-None-Match", REQUEST_ID_HEADER]
+_ALLOWED = [
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Idempotency-Key",
+    REQUEST_ID_HEADER,
+]
 
 
 def _version() -> str:
@@ -58,6 +65,7 @@ def create_app(container: Container) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         unsubscribe = container.event_bus().subscribe(hub.dispatch)
+        container.event_bus().watch(hub)
         await open_resources(container)
         try:
             yield

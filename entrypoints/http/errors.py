@@ -32,6 +32,7 @@ PROBLEM_TYPE_BASE = "urn:portico:problem:"
 """Problem types are identifiers (RFC 9457 §3.1.1): URNs, so none pretends to be a page."""
 
 Headers = Callable[[BaseException], dict[str, str]]
+IDEMPOTENCY_KEY_LOC = ("header", "Idempotency-Key")
 
 
 def _bearer(_: BaseException) -> dict[str, str]:
@@ -56,6 +57,7 @@ class Outcome:
     headers: Headers | None = None
     oauth_error: str | None = None  # set: an RFC 6749 §5.2 body instead of a problem
     expose: bool = True  # False: the message stays in the log, the body is generic
+    loc: tuple[str, ...] | None = None  # set: the part of the request at fault, as a 422 lists
 
 
 ERRORS: dict[type[BaseException], Outcome] = {
@@ -72,12 +74,16 @@ ERRORS: dict[type[BaseException], Outcome] = {
     app_errors.InvalidToken: Outcome(401, "Invalid token", "invalid-token", _invalid_token),
     app_errors.InvalidCursor: Outcome(422, "Invalid cursor", "invalid-cursor"),
     app_errors.InvalidPage: Outcome(422, "Invalid page", "invalid-page"),
+    app_errors.IdempotencyKeyReused: Outcome(
+        422, "Idempotency key reused", "idempotency-key-reused", loc=IDEMPOTENCY_KEY_LOC
+    ),
     app_errors.InvalidResetToken: Outcome(400, "Invalid reset token", "invalid-reset-token"),
     app_errors.WrongPassword: Outcome(400, "Wrong password", "wrong-password"),
     app_errors.RateLimited: Outcome(429, "Too many requests", "rate-limited", _retry_after),
     app_errors.DependencyUnavailable: Outcome(
         503, "Service unavailable", "unavailable", _retry_after, expose=False
     ),
+    app_errors.Overloaded: Outcome(503, "Service unavailable", "overloaded", _retry_after),
     app_errors.InvalidGrant: Outcome(400, "Invalid grant", "", oauth_error="invalid_grant"),
     InvalidRequest: Outcome(400, "Invalid request", "", oauth_error=InvalidRequest.error),
     UnsupportedGrantType: Outcome(
@@ -127,7 +133,13 @@ async def _mapped(request: Request, exc: Exception) -> Response:
         log.warning("%s %s: %r", request.method, request.url.path, exc)
     detail = str(exc) if outcome.expose else outcome.title
     type_ = PROBLEM_TYPE_BASE + outcome.slug
-    return problem(outcome.status, detail, title=outcome.title, type_=type_, headers=headers)
+    extensions: dict[str, Any] = {}
+    if outcome.loc is not None:
+        kind = outcome.slug.replace("-", "_")
+        extensions["errors"] = [{"loc": list(outcome.loc), "msg": detail, "type": kind}]
+    return problem(
+        outcome.status, detail, title=outcome.title, type_=type_, headers=headers, **extensions
+    )
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
