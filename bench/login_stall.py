@@ -90,6 +90,9 @@ def main() -> None:
         "BCRYPT_ROUNDS": "12",
         "LOGIN_LIMIT_PER_ADDRESS": "100000",
         "LOGIN_LIMIT_PER_ACCOUNT": "100000",
+        "LOGIN_ACCOUNT_CEILING": "100000",  # one account signs in from one address, hundreds
+        "LOGIN_PRIORITY_PER_ADDRESS": "100000",  # of times: no throttle or queue share applies
+        "BCRYPT_MAX_WAITING": "32",  # 8 concurrent grants wait, never shed
     }
     import os
     import subprocess

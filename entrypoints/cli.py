@@ -55,7 +55,6 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        loop="uvloop",
         proxy_headers=False,  # client addresses are resolved from TRUSTED_PROXIES by the app
         access_log=False,
         log_config=_log_config(settings.log_level),

@@ -89,6 +89,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """The `uvicorn.run` arguments that bound slow and idle clients, and the shutdown."""
     return {
         "http": PROTOCOL,
+        "loop": settings.event_loop,
         "timeout_keep_alive": settings.keep_alive_timeout_seconds,
         "timeout_graceful_shutdown": settings.graceful_timeout_seconds,
         # A worker imports the whole app before it answers the supervisor's first ping; on a

@@ -68,4 +68,36 @@ def test_serve_passes_the_limited_protocol_and_the_timeouts_to_uvicorn():
         "http": "entrypoints.server_protocol:LimitedHttpToolsProtocol",
         "timeout_keep_alive": 7,
         "timeout_graceful_shutdown": 12,
+        "loop": "asyncio",
+        "timeout_worker_healthcheck": 60,
     }
+
+
+async def test_every_accepted_connection_sends_small_answers_without_delay():
+    """A socket handed over by `--workers` is one the stdlib loop does not mark TCP_NODELAY:
+    without it, each keep-alive answer waited on the client's delayed ACK (about 40 ms)."""
+    import socket
+
+    from entrypoints.server_protocol import _no_delay
+
+    accepted: list[socket.socket] = []
+
+    class Probe(asyncio.Protocol):
+        def connection_made(self, transport):  # type: ignore[override]
+            sock = transport.get_extra_info("socket")
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)  # as handed over
+            _no_delay(transport)
+            accepted.append(sock)
+
+    server = await asyncio.get_running_loop().create_server(Probe, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    for _ in range(100):
+        if accepted:
+            break
+        await asyncio.sleep(0.01)
+    try:
+        assert accepted[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        writer.close()
+        server.close()
