@@ -80,6 +80,9 @@ def create_app(container: Container) -> FastAPI:
         openapi_tags=TAGS,
         lifespan=lifespan,
         redirect_slashes=False,
+        # FastAPI's OpenTelemetry hooks would check for providers on every request; Portico
+        # exports no OpenTelemetry, so they stay off (they cost the hottest read ~5 %).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     settings = container.settings()
     app.state.container = container
