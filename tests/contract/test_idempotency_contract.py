@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 import pytest
@@ -15,9 +14,8 @@ from application.idempotency import IdempotencyKey
 from application.ports.types import UnitOfWorkFactory
 from application.use_cases.accounts.register_user import RegisterUser, RegisterUserHandler
 from application.use_cases.items.create_item import CreateItem, CreateItemHandler
-from domain.users import Password
 from tests.contract.builders import START, a_user, at, committed
-from tests.fakes import FakePasswordHasher
+from tests.contract.test_concurrency_contract import RendezvousHasher
 
 SCOPE, KEY = "user:ada", "8e03978e-40d5-43e8-bc93-6894a57f9324"
 LATER = START + timedelta(hours=24)
@@ -147,24 +145,6 @@ async def test_a_concurrent_claim_waits_for_the_first_then_fails_only_if_it_comm
         if first_commits:
             await first.commit()
     assert await waiting == ("in use: first" if first_commits else "claimed")
-
-
-class RendezvousHasher(FakePasswordHasher):
-    """Holds each hash until the other registration has hashed too (or a short while passed),
-    so both have looked for an earlier answer before either claims the key."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._arrived = 0
-        self._both = asyncio.Event()
-
-    async def hash(self, password: Password) -> str:
-        self._arrived += 1
-        if self._arrived == 2:
-            self._both.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._both.wait(), timeout=0.3)
-        return await super().hash(password)
 
 
 async def test_concurrent_registrations_with_one_key_make_one_account_and_one_answer(
