@@ -234,13 +234,16 @@ async def test_a_slowloris_crowd_past_the_cap_is_cut_while_normal_clients_are_se
 
     seconds = sorted(took for took, _ in cut)
     slowest = max(took for _, took in served)
-    answers = Counter(answer[:12] for _, answer in cut)  # 408, or closed if it had sent nothing
+    # 408; or, for those evicted at the cap, closed: a FIN, or a reset when the dribbled bytes
+    # the server never read were still in its socket when it closed it.
+    answers = Counter(answer[:12] for _, answer in cut)
     print(
         f"\n{len(cut)} slowloris connections (cap {CAP}): all cut, median after"
         f" {statistics.median(seconds):.2f} s, last after {seconds[-1]:.2f} s;"
         f" {len(served)} normal requests meanwhile, slowest {slowest:.3f} s; answers {answers}"
     )
-    assert set(answers) <= {b"HTTP/1.1 408", b""} and answers[b"HTTP/1.1 408"] >= CAP, answers
+    assert set(answers) <= {b"HTTP/1.1 408", b"", b"(reset)"}, answers
+    assert answers[b"HTTP/1.1 408"] >= CAP, answers
     assert seconds[-1] < HEAD_TIMEOUT + 2.5
     assert [status for status, _ in served] == [200] * len(served) and len(served) >= 5
     assert slowest < 1.0
