@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -77,6 +79,16 @@ async def checkin(engine: AsyncEngine, conn: AsyncConnection) -> None:
         if turns is not None:
             turns.connected -= 1
             turns.give_back()
+
+
+@asynccontextmanager
+async def pooled(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """`checkout` … `checkin` as a block, for work that is not a unit of work's."""
+    conn = await checkout(engine)
+    try:
+        yield conn
+    finally:
+        await checkin(engine, conn)
 
 
 def every_connection_serving(engine: AsyncEngine) -> bool:

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sqlalchemy.checkout import pooled
 from adapters.sqlalchemy.errors import DRIVER_ERRORS, translate
 from adapters.sqlalchemy.tables import access_revocations as table
 from application.errors import DependencyUnavailable
@@ -66,7 +67,7 @@ class SqlAlchemyTokenDenylist:
         if claims.session_id is not None:
             keys.append(f"session:{claims.session_id}")
         try:
-            async with self._engine.connect() as conn:
+            async with pooled(self._engine) as conn:
                 rows = await conn.execute(_MATCHING, {"keys": keys, "now": self._clock.now()})
                 found = rows.all()
         except DRIVER_ERRORS as exc:
@@ -80,7 +81,7 @@ class SqlAlchemyTokenDenylist:
 
     async def active(self) -> list[Revocation]:
         try:
-            async with self._engine.connect() as conn:
+            async with pooled(self._engine) as conn:
                 rows = (await conn.execute(_ACTIVE, {"now": self._clock.now()})).all()
         except DRIVER_ERRORS as exc:
             raise translate(exc) from exc
@@ -108,7 +109,7 @@ class SqlAlchemyTokenDenylist:
         }
         for attempt in range(1, 4):
             try:
-                async with self._engine.begin() as conn:
+                async with pooled(self._engine) as conn, conn.begin():
                     await conn.execute(_PURGE, {"now": self._clock.now()})
                     if (await conn.execute(_MERGE, merge)).rowcount == 0:
                         await conn.execute(table.insert(), row)
