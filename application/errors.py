@@ -21,8 +21,16 @@ class AttachmentNotFound(NotFound):
     """No attachment with that id belongs to the item."""
 
 
+class JobNotFound(NotFound):
+    """No job with that id is recorded."""
+
+
 class Conflict(ApplicationError):
     """The change conflicts with the current state of stored data."""
+
+
+class JobNotFailed(Conflict):
+    """Only a failed job can be sent back to the queue."""
 
 
 class EmailAlreadyRegistered(Conflict):

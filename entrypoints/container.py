@@ -19,7 +19,6 @@ from adapters.bcrypt.hasher import BcryptPasswordHasher
 from adapters.jwt.token_service import PyJwtTokenService
 from adapters.limits.rate_limiter import LimitsRateLimiter
 from adapters.memory.cache import InMemoryItemCache
-from adapters.memory.clock import SystemClock
 from adapters.memory.events import InProcessEventBus
 from adapters.memory.sessions import InMemoryTokenDenylist
 from adapters.redis.client import RedisHealthCheck, create_client
@@ -30,12 +29,17 @@ from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import SqlAlchemyHealthCheck
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from application.cache import CacheUpdater
+from adapters.system.clock import SystemClock
 from application.cursors import CursorCodec
 from application.idempotency import RequestFingerprints
 from application.ports import RateLimit
-from application.revocations import MirroredDenylist
-from application.use_cases.accounts.authenticate import AuthenticateHandler, KnownUsers
+from application.resilience.cache import CacheUpdater
+from application.resilience.denylist_mirror import MirroredDenylist
+from application.services.known_users import KnownUsers
+from application.services.revocation import SessionRevoker
+from application.services.sessions import SessionIssuer
+from application.services.throttle import Throttle
+from application.use_cases.accounts.authenticate import AuthenticateHandler
 from application.use_cases.accounts.change_password import ChangePasswordHandler
 from application.use_cases.accounts.create_superuser import CreateSuperuserHandler
 from application.use_cases.accounts.get_current_user import GetCurrentUserHandler
@@ -46,12 +50,9 @@ from application.use_cases.accounts.password_recovery import (
     RequestPasswordRecoveryHandler,
     SendPasswordRecoveryHandler,
 )
-from application.use_cases.accounts.rate_limiting import Throttle
 from application.use_cases.accounts.refresh_grant import RefreshGrantHandler
 from application.use_cases.accounts.register_user import RegisterUserHandler
 from application.use_cases.accounts.reset_password import ResetPasswordHandler
-from application.use_cases.accounts.revocation import SessionRevoker
-from application.use_cases.accounts.sessions import SessionIssuer
 from application.use_cases.items.create_item import CreateItemHandler
 from application.use_cases.items.delete_item import DeleteItemHandler
 from application.use_cases.items.get_item import GetItemHandler

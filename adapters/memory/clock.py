@@ -1,15 +1,8 @@
-"""Clocks: the system's, and one that tests move by hand."""
+"""A clock that tests move by hand (the real one is adapters.system.clock)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-
-
-class SystemClock:
-    """The real time, in UTC."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 class FrozenClock:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from application.delivery import deliver
 from application.ports.events import LinkWatcher, Subscriber
+from application.resilience.delivery import deliver
 from domain.events import DomainEvent
 
 

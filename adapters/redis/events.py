@@ -16,9 +16,9 @@ from redis.exceptions import RedisError
 from adapters.redis.client import translated
 from adapters.redis.codec import decode_event, encode_event
 from adapters.redis.confirmations import Confirmations
-from application.delivery import deliver
 from application.errors import DependencyUnavailable
 from application.ports.events import LinkWatcher, Subscriber
+from application.resilience.delivery import deliver
 from domain.events import DomainEvent
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from adapters.memory.clock import FrozenClock
 from adapters.memory.sessions import InMemoryTokenDenylist
 from application.dto import Actor
 from application.ports.types import UnitOfWorkFactory
-from application.use_cases.accounts.revocation import SessionRevoker
+from application.services.revocation import SessionRevoker
 from application.use_cases.users.delete_user import BATCH, DeleteUser, DeleteUserHandler
 from domain.users import User
 from tests.contract.builders import a_user, an_item, committed

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from adapters.limits.rate_limiter import LimitsRateLimiter
 from adapters.memory.cache import InMemoryItemCache
-from adapters.memory.clock import FrozenClock, SystemClock
+from adapters.memory.clock import FrozenClock
 from adapters.memory.events import InProcessEventBus
 from adapters.memory.sessions import InMemoryTokenDenylist
 from adapters.redis.client import create_client
@@ -24,6 +24,7 @@ from adapters.sqlalchemy.denylist import SqlAlchemyTokenDenylist
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.migrate import upgrade_async
 from adapters.sqlalchemy.tables import access_revocations
+from adapters.system.clock import SystemClock
 from application.dto import ItemView
 from application.ports import AccessClaims, RateLimit
 from domain.events import AccessRevoked, ItemCreated, UserChanged

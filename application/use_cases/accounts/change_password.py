@@ -6,8 +6,8 @@ from application.dto import Actor
 from application.errors import InvalidToken, WrongPassword
 from application.ports import Clock, PasswordHasher
 from application.ports.types import UnitOfWorkFactory
-from application.use_cases.accounts.rate_limiting import Throttle
-from application.use_cases.accounts.revocation import SessionRevoker
+from application.services.revocation import SessionRevoker
+from application.services.throttle import Throttle
 from domain.users import Password
 
 

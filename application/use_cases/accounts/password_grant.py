@@ -6,8 +6,8 @@ from application.errors import InvalidGrant, Overloaded
 from application.ports import PasswordHasher, RateLimit, RateLimiter
 from application.ports.types import UnitOfWorkFactory
 from application.ports.unit_of_work import UnitOfWork
-from application.use_cases.accounts.rate_limiting import enforce
-from application.use_cases.accounts.sessions import SessionIssuer, TokensIssued
+from application.services.sessions import SessionIssuer, TokensIssued
+from application.services.throttle import enforce
 from domain.errors import DomainError
 from domain.users import MAX_PASSWORD_BYTES, EmailAddress, Password, User
 

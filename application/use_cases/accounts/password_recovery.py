@@ -6,7 +6,7 @@ from datetime import timedelta
 from application.ports import Clock, EmailMessage, EmailSender, RateLimit, RateLimiter
 from application.ports.types import UnitOfWorkFactory
 from application.secrets import new_opaque_token, token_hash
-from application.use_cases.accounts.rate_limiting import enforce
+from application.services.throttle import enforce
 from domain.errors import DomainError
 from domain.ids import new_id
 from domain.sessions import PasswordResetToken

@@ -6,8 +6,8 @@ from application.errors import InvalidGrant
 from application.ports import Clock
 from application.ports.types import UnitOfWorkFactory
 from application.secrets import token_hash
-from application.use_cases.accounts.revocation import SessionRevoker
-from application.use_cases.accounts.sessions import SessionIssuer, TokensIssued
+from application.services.revocation import SessionRevoker
+from application.services.sessions import SessionIssuer, TokensIssued
 
 BAD_REFRESH_TOKEN = "refresh token is invalid, expired or revoked"  # noqa: S105
 

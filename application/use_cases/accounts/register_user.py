@@ -7,7 +7,7 @@ from application.errors import EmailAlreadyRegistered
 from application.idempotency import ANONYMOUS, IdempotencyKey, Idempotent
 from application.ports import Clock, PasswordHasher, UnitOfWork
 from application.ports.types import UnitOfWorkFactory
-from application.use_cases.accounts.rate_limiting import Throttle
+from application.services.throttle import Throttle
 from domain.ids import new_id
 from domain.users import EmailAddress, Password, User
 

@@ -6,7 +6,7 @@ from application.errors import InvalidResetToken
 from application.ports import Clock, PasswordHasher
 from application.ports.types import UnitOfWorkFactory
 from application.secrets import token_hash
-from application.use_cases.accounts.revocation import SessionRevoker
+from application.services.revocation import SessionRevoker
 from domain.users import Password
 
 BAD_RESET_TOKEN = "the reset token is invalid, expired or used"  # noqa: S105

@@ -6,7 +6,7 @@ from uuid import UUID
 from application.dto import Actor
 from application.ports import Clock
 from application.ports.types import UnitOfWorkFactory
-from application.use_cases.items.access import load_item_for
+from application.services.item_access import load_item_for
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from application.dto import Actor, ItemView, item_view
 from application.errors import PreconditionFailed
 from application.ports import Clock
 from application.ports.types import UnitOfWorkFactory
-from application.use_cases.items.access import load_item_for
+from application.services.item_access import load_item_for
 from domain.errors import StaleVersion
 from domain.items import UNSET, Unset
 

@@ -6,8 +6,8 @@ from uuid import UUID
 from application.dto import Actor
 from application.ports import Clock
 from application.ports.types import UnitOfWorkFactory
-from application.use_cases.accounts.revocation import SessionRevoker
-from application.use_cases.users.access import load_user_for, require_superuser
+from application.services.revocation import SessionRevoker
+from application.services.user_access import load_user_for, require_superuser
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from application.dto import Actor, UserView
 from application.ports.types import UnitOfWorkFactory
-from application.use_cases.users.access import load_user_for
+from application.services.user_access import load_user_for
 
 
 @dataclass(frozen=True, slots=True)

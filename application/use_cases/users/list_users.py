@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from application.dto import Actor, Page, UserView
 from application.paging import DEFAULT_PAGE, check_page
 from application.ports.types import UnitOfWorkFactory
-from application.use_cases.users.access import require_superuser
+from application.services.user_access import require_superuser
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from application.dto import Actor, UserView
 from application.errors import EmailAlreadyRegistered
 from application.ports.types import UnitOfWorkFactory
-from application.use_cases.users.access import load_user_for
+from application.services.user_access import load_user_for
 from domain.users import EmailAddress
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 
+from application.services.sessions import TokensIssued
 from application.use_cases.accounts.logout import Logout
 from application.use_cases.accounts.password_grant import PasswordGrant
 from application.use_cases.accounts.password_recovery import (
@@ -17,7 +18,6 @@ from application.use_cases.accounts.password_recovery import (
 from application.use_cases.accounts.refresh_grant import RefreshGrant
 from application.use_cases.accounts.register_user import RegisterUser
 from application.use_cases.accounts.reset_password import ResetPassword
-from application.use_cases.accounts.sessions import TokensIssued
 from entrypoints.http import deps
 from entrypoints.http.deps import CurrentUser
 from entrypoints.http.idempotency import REUSED_OR_MALFORMED, IdempotencyKeyHeader

@@ -13,19 +13,20 @@ from adapters.memory.events import InProcessEventBus, RecordingPublisher
 from adapters.memory.sessions import InMemoryTokenDenylist
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
-from application.cache import CacheUpdater
 from application.cursors import CursorCodec
 from application.dto import Actor
 from application.ports import RateLimit
-from application.use_cases.accounts.authenticate import AuthenticateHandler, KnownUsers
+from application.resilience.cache import CacheUpdater
+from application.services.known_users import KnownUsers
+from application.services.revocation import SessionRevoker
+from application.services.sessions import SessionIssuer, TokensIssued
+from application.use_cases.accounts.authenticate import AuthenticateHandler
 from application.use_cases.accounts.password_grant import (
     PasswordGrant,
     PasswordGrantHandler,
     PasswordGrantLimits,
 )
 from application.use_cases.accounts.register_user import RegisterUser, RegisterUserHandler
-from application.use_cases.accounts.revocation import SessionRevoker
-from application.use_cases.accounts.sessions import SessionIssuer, TokensIssued
 from tests.fakes import FakePasswordHasher, FakeTokenService, RecordingEmailSender
 
 

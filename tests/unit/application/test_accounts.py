@@ -157,7 +157,7 @@ async def test_create_superuser_promotes_and_reactivates_an_existing_user(world)
 async def test_registrations_are_throttled_per_client_address_before_any_hashing(world):
     from application.errors import RateLimited
     from application.ports import RateLimit
-    from application.use_cases.accounts.rate_limiting import Throttle
+    from application.services.throttle import Throttle
 
     throttle = Throttle(world.limiter, RateLimit("register", 2, 3600))
     handler = RegisterUserHandler(world.uow, world.hasher, world.clock, throttle)

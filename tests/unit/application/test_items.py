@@ -5,8 +5,8 @@ from dataclasses import replace
 
 import pytest
 
-from application.cache import CacheUpdater
 from application.errors import InvalidCursor, InvalidPage, ItemNotFound, PreconditionFailed
+from application.resilience.cache import CacheUpdater
 from application.use_cases.items.create_item import CreateItem, CreateItemHandler
 from application.use_cases.items.delete_item import DeleteItem, DeleteItemHandler
 from application.use_cases.items.get_item import GetItem, GetItemHandler

@@ -14,7 +14,7 @@ from adapters.memory.sessions import InMemoryTokenDenylist
 from application.errors import DependencyUnavailable
 from application.ports import AccessClaims
 from application.ports.sessions import Revocation
-from application.revocations import MirroredDenylist
+from application.resilience.denylist_mirror import MirroredDenylist
 from domain.events import AccessRevoked, UserChanged
 
 

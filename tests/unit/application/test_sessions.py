@@ -267,7 +267,7 @@ async def test_a_password_change_uses_up_outstanding_reset_links(world):
 
 async def test_password_change_attempts_are_throttled_per_user(world):
     from application.ports import RateLimit
-    from application.use_cases.accounts.rate_limiting import Throttle
+    from application.services.throttle import Throttle
 
     await world.register()
     actor = await _actor(world, (await world.sign_in()).access_token)

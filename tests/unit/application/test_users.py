@@ -110,7 +110,7 @@ async def test_a_deleted_users_token_stops_working_even_when_remembered(world):
 
 
 async def test_a_read_that_started_before_a_demotion_is_not_remembered(world):
-    from application.use_cases.accounts.authenticate import KnownUsers
+    from application.services.known_users import KnownUsers
     from domain.events import UserChanged
 
     known, user = KnownUsers(), uuid4()
@@ -121,7 +121,7 @@ async def test_a_read_that_started_before_a_demotion_is_not_remembered(world):
 
 
 async def test_nothing_is_remembered_while_events_cannot_be_heard(world):
-    from application.use_cases.accounts.authenticate import KnownUsers
+    from application.services.known_users import KnownUsers
 
     known, user, moment = KnownUsers(), uuid4(), world.clock.now().timestamp()
     known.link_down()
