@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from adapters.memory.idempotency import Key, StoredRecord
+from adapters.memory.jobs import StoredJob
 from domain.items import Item
 from domain.sessions import PasswordResetToken, RefreshToken
 from domain.users import User
@@ -25,4 +26,5 @@ class MemoryStore:
     refresh_tokens: dict[UUID, RefreshToken] = field(default_factory=dict)
     reset_tokens: dict[UUID, PasswordResetToken] = field(default_factory=dict)
     idempotency: dict[Key, StoredRecord] = field(default_factory=dict)
+    jobs: dict[UUID, StoredJob] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)

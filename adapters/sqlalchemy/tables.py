@@ -164,3 +164,28 @@ idempotency_keys = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Index(None, "expires_at"),
 )
+
+jobs = Table(
+    "jobs",
+    metadata,
+    # The job queue and the transactional outbox in one: a unit of work inserts a row in the
+    # transaction of the change that causes it; workers lease rows from here.
+    Column("id", StdUuid, primary_key=True),
+    Column("kind", String(100), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("run_after", UtcDateTime, nullable=False),
+    # Set while running: who holds the job (`lease`) and until when.
+    Column("leased_until", UtcDateTime, nullable=True),
+    Column("lease", String(200), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("state IN ('waiting', 'running', 'done', 'failed')", name="state_known"),
+    CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    # The next due job is the first entry of ('waiting', run_after <= now); running jobs, whose
+    # expired leases are taken over, are a short range of their own (one per busy worker).
+    Index(None, "state", "run_after", "id"),
+    Index(None, "created_at", "id"),  # `portico jobs list`, newest first
+)

@@ -23,6 +23,7 @@ TABLES = {
     "password_reset_tokens",
     "access_revocations",
     "idempotency_keys",
+    "jobs",
 }
 INDEXES = {
     "users": {"ix_users_created_at_id"},
@@ -31,6 +32,7 @@ INDEXES = {
     "password_reset_tokens": {"ix_password_reset_tokens_user_id"},
     "access_revocations": {"ix_access_revocations_expires_at"},
     "idempotency_keys": {"ix_idempotency_keys_expires_at"},
+    "jobs": {"ix_jobs_state_run_after_id", "ix_jobs_created_at_id"},
 }
 
 
