@@ -11,13 +11,32 @@ from domain.events import ItemSnapshot
 from domain.items import Item
 from domain.users import User
 
-ItemView = ItemSnapshot
-"""An item as clients see it (the same shape as the domain's snapshot)."""
 
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """An item as clients see it: the application's own read model, not the domain's
+    snapshot, so either can change without the other."""
 
-def item_view(item: Item) -> ItemView:
-    """The read model of an item."""
-    return item.snapshot()
+    id: UUID
+    owner_id: UUID
+    title: str
+    description: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, item: Item | ItemSnapshot) -> ItemView:
+        """The read model of an item, or of the state an event recorded (the same view)."""
+        return cls(
+            item.id,
+            item.owner_id,
+            item.title,
+            item.description,
+            item.version,
+            item.created_at,
+            item.updated_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""SQL repositories: prebuilt Core statements, rows mapped to entities by hand."""
+"""SQL repositories: prebuilt Core statements; each table's rows mapped to its entity by one
+pair of functions, over one list of its columns."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ _INSERT_USER = insert(users)
 _UPDATE_USER = update(users).where(users.c.id == bindparam("user_id"))
 _DELETE_USER = delete(users).where(users.c.id == bindparam("id"))
 
+# An item's columns, once, in the order of Item's fields: every item query selects these, so a
+# row maps to an Item by position (`_item`) and an Item to its row by column name (`_item_row`).
 _ITEM_COLUMNS = (
     items.c.id,
     items.c.owner_id,
@@ -71,6 +74,8 @@ _SAVE_ITEM = update(items).where(
     items.c.id == bindparam("item_id"), items.c.version == bindparam("previous_version")
 )
 _DELETE_ITEM = delete(items).where(items.c.id == bindparam("id"))
+_ITEM_WIDTH = len(_ITEM_COLUMNS)
+_ITEM_NAMES = tuple(column.key for column in _ITEM_COLUMNS)
 
 
 def _user(row: Sequence[Any]) -> User:
@@ -88,7 +93,13 @@ def _user_values(user: User) -> dict[str, Any]:
 
 
 def _item(row: Sequence[Any]) -> Item:
-    return Item(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+    """The Item of a row whose first columns are `_ITEM_COLUMNS` (a page's total may follow)."""
+    return Item(*row[:_ITEM_WIDTH])
+
+
+def _item_row(item: Item) -> dict[str, Any]:
+    """The values of every column of `_ITEM_COLUMNS` for `item`, by column name."""
+    return {name: getattr(item, name) for name in _ITEM_NAMES}
 
 
 class SqlAlchemyUserRepository:
@@ -143,7 +154,7 @@ class SqlAlchemyItemRepository:
         self._tx = tx
 
     async def add(self, item: Item) -> None:
-        await self._tx.write(_INSERT_ITEM, _item_values(item))
+        await self._tx.write(_INSERT_ITEM, _item_row(item))
         await self._tx.write(_COUNT_ONE_MORE, {"owner": item.owner_id})
 
     async def get(self, item_id: UUID) -> Item | None:
@@ -155,14 +166,8 @@ class SqlAlchemyItemRepository:
         return None if row is None else _item(row)
 
     async def save(self, item: Item) -> None:
-        values = {
-            "item_id": item.id,
-            "previous_version": item.version - 1,
-            "title": item.title,
-            "description": item.description,
-            "version": item.version,
-            "updated_at": item.updated_at,
-        }
+        # The whole row is written back: the columns that cannot change keep their values.
+        values = {"item_id": item.id, "previous_version": item.version - 1, **_item_row(item)}
         if await self._tx.write(_SAVE_ITEM, values) == 0:
             raise PreconditionFailed("the item was changed or deleted meanwhile")
 
@@ -200,15 +205,3 @@ class SqlAlchemyItemRepository:
     async def stream_for_owner(self, owner_id: UUID) -> AsyncIterator[Item]:
         async for row in self._tx.stream(_ITEMS_STREAM, {"owner_id": owner_id}):
             yield _item(row)
-
-
-def _item_values(item: Item) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "owner_id": item.owner_id,
-        "title": item.title,
-        "description": item.description,
-        "version": item.version,
-        "created_at": item.created_at,
-        "updated_at": item.updated_at,
-    }

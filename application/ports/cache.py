@@ -7,9 +7,9 @@ from application.dto import ItemView
 
 
 class ItemCache(Protocol):
-    """Recently read or written items, by id, in this process. Holds whole items; access is
-    checked by the caller against `owner_id` on every read, so one user's entry can never
-    serve another.
+    """Recently read or written items, by id, in this process. Holds each item's read model,
+    exactly what a read hands out, so a hit costs no conversion; access is checked by the
+    caller against `owner_id` on every read, so one user's entry can never serve another.
 
     Writes are version-guarded, so an older copy never replaces a newer one whatever order
     readers and writers finish in; a forgotten (deleted) item stays forgotten until expiry.

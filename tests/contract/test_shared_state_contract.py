@@ -27,7 +27,7 @@ from adapters.sqlalchemy.tables import access_revocations
 from adapters.system.clock import SystemClock
 from application.dto import ItemView
 from application.ports import AccessClaims, RateLimit
-from domain.events import AccessRevoked, ItemCreated, UserChanged
+from domain.events import AccessRevoked, ItemCreated, ItemSnapshot, UserChanged
 from tests.contract.databases import sqlite_url
 
 BACKENDS = ["memory", "redis"]
@@ -165,10 +165,14 @@ def cache():
     return InMemoryItemCache(SystemClock(), ttl_seconds=60)
 
 
-def _view(**changes) -> ItemView:
+def _snapshot(**changes) -> ItemSnapshot:
     now = SystemClock().now()
-    base = ItemView(uuid4(), uuid4(), "title ✓", None, 1, now, now)
+    base = ItemSnapshot(uuid4(), uuid4(), "title ✓", None, 1, now, now)
     return replace(base, **changes)
+
+
+def _view(**changes) -> ItemView:
+    return ItemView.of(_snapshot(**changes))
 
 
 async def test_cache_round_trips_an_item_exactly(cache):
@@ -272,7 +276,7 @@ async def test_the_bus_delivers_events_to_every_subscriber_of_every_process_in_o
         for n, bus in enumerate((here, there, there))
     ]
     now = SystemClock().now()
-    events = [ItemCreated(_view(version=n + 1), now) for n in range(3)]
+    events = [ItemCreated(_snapshot(version=n + 1), now) for n in range(3)]
     events.append(AccessRevoked(uuid4(), now, token_id="jti"))
     events.append(AccessRevoked(uuid4(), now, session_id=uuid4()))
     events.append(AccessRevoked(uuid4(), now, keep_token_id="kept"))

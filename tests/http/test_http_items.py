@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import httpx
 import pytest
+
+from entrypoints.http.rendering import ITEM_FIELDS
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -100,6 +103,50 @@ async def test_reads_an_item_with_its_etag(client: httpx.AsyncClient, make_item,
     assert response.json() == item
     assert response.headers["etag"] == etag(item)
     assert response.headers["content-type"] == "application/json"
+
+
+async def test_renders_an_item_byte_for_byte_in_the_documented_order(
+    client: httpx.AsyncClient, make_item, alice
+):
+    item = await make_item(alice, description="Two litres «ü»\n")
+    response = await client.get(f"{ITEMS}/{item['id']}", headers=alice.headers)
+
+    expected = (
+        f'{{"id":"{item["id"]}","owner_id":"{alice.id}","title":"Buy milk",'
+        '"description":"Two litres «ü»\\n","version":1,'
+        f'"created_at":"{item["created_at"]}","updated_at":"{item["updated_at"]}"}}'
+    )
+    assert response.content == expected.encode()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", item["created_at"])
+
+
+async def test_every_item_response_renders_an_item_with_the_same_bytes(
+    client: httpx.AsyncClient, new_account
+):
+    account = await new_account()
+    created = await client.post(ITEMS, json={"title": "one"}, headers=account.headers)
+    url = f"{ITEMS}/{created.json()['id']}"
+    read = await client.get(url, headers=account.headers)
+    v1_page = await client.get(ITEMS, headers=account.headers)
+    v2_page = await client.get("/api/v2/items", headers=account.headers)
+    changed = await client.patch(url, json={"title": "two"}, headers=account.headers)
+    reread = await client.get(url, headers=account.headers)
+
+    assert created.content == read.content
+    assert v1_page.content == b"[" + read.content + b"]"
+    assert v2_page.content == b'{"data":[' + read.content + b'],"next_cursor":null}'
+    assert changed.content == reread.content != read.content
+
+
+async def test_an_items_body_has_exactly_the_fields_its_schema_documents(
+    client: httpx.AsyncClient, make_item, alice
+):
+    item = await make_item(alice)
+    document = (await client.get("/openapi.json")).json()
+    schema = document["components"]["schemas"]["ItemOut"]
+
+    assert list(item) == list(schema["properties"]) == list(ITEM_FIELDS)
+    assert set(schema["required"]) == set(item)
 
 
 async def test_answers_another_users_item_exactly_as_a_missing_one(

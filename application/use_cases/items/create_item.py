@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from application.dto import Actor, ItemView, item_view
+from application.dto import Actor, ItemView
 from application.idempotency import IdempotencyKey, Idempotent, user_scope
 from application.ports import Clock, UnitOfWork
 from application.ports.types import UnitOfWorkFactory
@@ -48,4 +48,4 @@ class CreateItemHandler:
 
 async def _add(uow: UnitOfWork, item: Item) -> ItemView:
     await uow.items.add(uow.track(item))
-    return item_view(item)
+    return ItemView.of(item)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.dto import Actor, ItemView, item_view
+from application.dto import Actor, ItemView
 from application.errors import ItemNotFound
 from application.ports.cache import ItemCache
 from application.ports.types import UnitOfWorkFactory
@@ -34,7 +34,7 @@ class GetItemHandler:
                 item = await uow.items.get(cmd.item_id)
             if item is None:
                 raise ItemNotFound("item not found")
-            view = item_view(item)
+            view = ItemView.of(item)
             await self._cache.put(view)
         if not cmd.actor.may_access(view.owner_id):
             raise ItemNotFound("item not found")

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from application.dto import Actor, ItemView, Page, item_view
+from application.dto import Actor, ItemView, Page
 from application.paging import DEFAULT_PAGE, check_page
 from application.ports.types import UnitOfWorkFactory
 
@@ -31,4 +31,4 @@ class ListItemsHandler:
             items, total = await uow.items.list_for_owner_with_total(
                 owner, skip=cmd.skip, limit=cmd.limit
             )
-        return Page([item_view(item) for item in items], total)
+        return Page([ItemView.of(item) for item in items], total)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from application.cursors import CursorCodec
-from application.dto import Actor, CursorPage, ItemView, item_view
+from application.dto import Actor, CursorPage, ItemView
 from application.paging import DEFAULT_PAGE, check_page
 from application.ports.types import UnitOfWorkFactory
 
@@ -33,4 +33,4 @@ class ListItemsByCursorHandler:
             items = await uow.items.list_for_owner_after(owner, after=after, limit=cmd.limit + 1)
         page, more = items[: cmd.limit], len(items) > cmd.limit
         next_cursor = self._cursors.encode(page[-1].id, owner) if more else None
-        return CursorPage([item_view(item) for item in page], next_cursor)
+        return CursorPage([ItemView.of(item) for item in page], next_cursor)

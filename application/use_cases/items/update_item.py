@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.dto import Actor, ItemView, item_view
+from application.dto import Actor, ItemView
 from application.errors import PreconditionFailed
 from application.ports import Clock
 from application.ports.types import UnitOfWorkFactory
@@ -49,4 +49,4 @@ class UpdateItemHandler:
             if item.events:
                 await uow.items.save(item)
                 await uow.commit()
-        return item_view(item)
+        return ItemView.of(item)

@@ -17,7 +17,7 @@ from entrypoints.http import deps, etags
 from entrypoints.http.deps import CurrentUser
 from entrypoints.http.idempotency import REUSED_OR_MALFORMED, IdempotencyKeyHeader
 from entrypoints.http.openapi import header, problems
-from entrypoints.http.rendering import JSONBody, etag, item_response
+from entrypoints.http.rendering import JSONBody, etag, item_bodies, item_response
 from entrypoints.http.schemas import ItemCreate, ItemOut, ItemPatch
 
 MAX_SKIP = 10_000_000  # deep offsets cost a scan each: v2's cursors are the way past this
@@ -66,9 +66,10 @@ async def get_item(
 ) -> Response:
     """Read one of the caller's items (a superuser: anyone's); `If-None-Match` → 304."""
     item = await handler(GetItem(actor, item_id))
-    if etags.none_match(request.headers.get("if-none-match"), etag(item)):
-        return Response(status_code=304, headers={"ETag": etag(item)})
-    return item_response(item)
+    tag = etag(item)
+    if etags.none_match(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers={"ETag": tag})
+    return item_response(item, tag=tag)
 
 
 async def update_item(
@@ -136,7 +137,8 @@ async def list_items(
 ) -> Response:
     """The caller's own items, oldest first. Deprecated: use `/api/v2/items` (cursor paging)."""
     page = await handler(ListItems(actor, skip, limit))
-    return JSONBody(page.items, headers={"X-Total-Count": str(page.total), **SUCCESSOR})
+    headers = {"X-Total-Count": str(page.total), **SUCCESSOR}
+    return JSONBody(item_bodies(page.items), headers=headers)
 
 
 add_item_routes(router)

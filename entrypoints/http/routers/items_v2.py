@@ -10,7 +10,7 @@ from application.use_cases.items.list_items_by_cursor import ListItemsByCursor
 from entrypoints.http import deps
 from entrypoints.http.deps import CurrentUser
 from entrypoints.http.openapi import problems
-from entrypoints.http.rendering import JSONBody
+from entrypoints.http.rendering import JSONBody, item_bodies
 from entrypoints.http.routers.items import Limit, add_item_routes
 from entrypoints.http.schemas import ItemPage
 
@@ -33,7 +33,7 @@ async def list_items(
 ) -> Response:
     """The caller's own items by id; every page costs the same. A bad cursor is a 422."""
     page = await handler(ListItemsByCursor(actor, cursor, limit))
-    return JSONBody({"data": page.items, "next_cursor": page.next_cursor})
+    return JSONBody({"data": item_bodies(page.items), "next_cursor": page.next_cursor})
 
 
 add_item_routes(router)

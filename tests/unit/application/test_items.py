@@ -1,10 +1,12 @@
 """Item use cases: owner-or-superuser access, versions, events after commit, paging."""
 
 import asyncio
+import dataclasses
 from dataclasses import replace
 
 import pytest
 
+from application.dto import ItemView
 from application.errors import InvalidCursor, InvalidPage, ItemNotFound, PreconditionFailed
 from application.resilience.cache import CacheUpdater
 from application.use_cases.items.create_item import CreateItem, CreateItemHandler
@@ -17,7 +19,9 @@ from application.use_cases.items.list_items_by_cursor import (
 )
 from application.use_cases.items.update_item import UpdateItem, UpdateItemHandler
 from domain.errors import InvalidTitle
-from domain.events import ItemDeleted, ItemUpdated
+from domain.events import ItemDeleted, ItemSnapshot, ItemUpdated
+from domain.ids import new_id
+from domain.items import Item
 
 
 async def _create(world, actor, title="first", description=None):
@@ -91,7 +95,7 @@ async def test_concurrent_updates_at_one_version_have_exactly_one_winner(world):
         *(handler(UpdateItem(ada, item.id, title=f"t{n}", expected_version=1)) for n in range(2)),
         return_exceptions=True,
     )
-    assert sorted(type(r).__name__ for r in results) == ["ItemSnapshot", "PreconditionFailed"]
+    assert sorted(type(r).__name__ for r in results) == ["ItemView", "PreconditionFailed"]
     assert world.store.items[item.id].version == 2
 
 
@@ -193,9 +197,41 @@ async def test_a_change_heard_from_another_process_replaces_the_cached_copy(worl
     item = await _create(world, ada)
     get = GetItemHandler(world.uow, world.cache)
     await get(GetItem(ada, item.id))  # version 1 is cached
-    elsewhere = replace(item, title="changed elsewhere", version=2)
+    stored = world.store.items[item.id].snapshot()
+    elsewhere = replace(stored, title="changed elsewhere", version=2)
     await CacheUpdater(world.cache).apply(ItemUpdated(elsewhere, world.clock.now()))
     assert (await get(GetItem(ada, item.id))).title == "changed elsewhere"
     await CacheUpdater(world.cache).apply(ItemDeleted(elsewhere, world.clock.now()))
     await world.cache.put(item)  # a slow reader finishing late with version 1
     assert await world.cache.get(item.id) is None
+
+
+def test_the_view_of_an_item_equals_the_view_of_its_snapshot_and_is_not_the_snapshot(world):
+    now = world.clock.now()
+    item = Item.create(
+        item_id=new_id(now), owner_id=new_id(now), title="t", description="d", now=now
+    )
+    view = ItemView.of(item)
+    assert view == ItemView.of(item.snapshot())
+    assert type(view) is ItemView and not isinstance(view, ItemSnapshot)
+    assert dataclasses.asdict(view) == dataclasses.asdict(item.snapshot())
+
+
+async def test_every_item_use_case_hands_out_read_views_never_domain_values(world):
+    ada = await world.register()
+    created = await _create(world, ada)
+    read = await GetItemHandler(world.uow, world.cache)(GetItem(ada, created.id))
+    update = UpdateItemHandler(world.uow, world.clock)
+    changed = await update(UpdateItem(ada, created.id, title="n"))
+    page = await ListItemsHandler(world.uow)(ListItems(ada))
+    by_cursor = await ListItemsByCursorHandler(world.uow, world.cursors)(ListItemsByCursor(ada))
+    views = [created, read, changed, *page.items, *by_cursor.items]
+    assert {type(view) for view in views} == {ItemView}
+
+
+async def test_a_cache_hit_hands_out_the_cached_view_itself_converting_nothing(world):
+    ada = await world.register()
+    item = await _create(world, ada)  # written through to the cache as its view
+    cached = await world.cache.get(item.id)
+    assert type(cached) is ItemView and cached == item
+    assert await GetItemHandler(world.uow, world.cache)(GetItem(ada, item.id)) is cached
