@@ -1,4 +1,7 @@
-"""Domain events: facts about item changes, recorded by the aggregate, published after commit."""
+"""Domain events: facts recorded by the aggregates (items, users), handed on after commit.
+
+Who reacts to each one is written down in one place: `application.messagebus`.
+"""
 
 from __future__ import annotations
 
@@ -98,4 +101,19 @@ class UserChanged:
         return "user.changed"
 
 
-DomainEvent = ItemEvent | AccessRevoked | UserChanged
+@dataclass(frozen=True, slots=True)
+class UserRegistered:
+    """An account was opened (its owner is welcomed by mail)."""
+
+    user_id: UUID
+    email: str
+    full_name: str | None
+    occurred_at: datetime
+
+    @property
+    def name(self) -> str:
+        """The event's wire name."""
+        return "user.registered"
+
+
+DomainEvent = ItemEvent | AccessRevoked | UserChanged | UserRegistered

@@ -7,7 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.errors import InvalidDescription, InvalidTitle, StaleVersion
-from domain.events import ItemCreated, ItemDeleted, ItemEvent, ItemSnapshot, ItemUpdated
+from domain.events import DomainEvent, ItemCreated, ItemDeleted, ItemSnapshot, ItemUpdated
 from domain.text import storable
 
 MAX_TITLE_CHARS = 255
@@ -53,7 +53,7 @@ class Item:
     version: int
     created_at: datetime
     updated_at: datetime
-    events: list[ItemEvent] = field(default_factory=list, repr=False)
+    events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Item) and other.id == self.id

@@ -8,6 +8,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.errors import InvalidEmail, InvalidFullName, PasswordPolicyViolation
+from domain.events import AccessRevoked, DomainEvent, UserChanged, UserRegistered
 from domain.text import storable
 
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
@@ -73,7 +74,13 @@ def check_full_name(full_name: str | None) -> str | None:
 
 @dataclass(eq=False)
 class User:
-    """An account. Identity is the id; the password is only ever held as a hash."""
+    """An account. Identity is the id; the password is only ever held as a hash.
+
+    Every change that others must hear of records an event, and only when something really
+    changed: a new role or activation records `UserChanged`; ending sessions records
+    `AccessRevoked`; registering records `UserRegistered`. A new name or email records none,
+    so nobody's live connections are closed for it.
+    """
 
     id: UUID
     email: EmailAddress
@@ -82,6 +89,7 @@ class User:
     created_at: datetime
     is_active: bool = True
     is_superuser: bool = False
+    events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, User) and other.id == self.id
@@ -99,28 +107,50 @@ class User:
         full_name: str | None,
         now: datetime,
     ) -> User:
-        """Open a new, active, non-superuser account."""
-        return cls(user_id, email, hashed_password, check_full_name(full_name), now)
+        """Open a new, active, non-superuser account and record UserRegistered."""
+        user = cls(user_id, email, hashed_password, check_full_name(full_name), now)
+        user.events.append(UserRegistered(user_id, email.value, user.full_name, now))
+        return user
 
     def change_profile(self, *, email: EmailAddress | None, full_name: str | None) -> None:
-        """Replace the email and/or full name that were given."""
+        """Replace the email and/or full name that were given (no event: access is unchanged)."""
         if email is not None:
             self.email = email
         if full_name is not None:
             self.full_name = check_full_name(full_name)
 
     def change_password_hash(self, hashed_password: str) -> None:
-        """Store a new password hash (after a change, a reset or a rehash)."""
+        """Store a new password hash (after a change, a reset or a rehash). Ending the
+        sessions that the old password opened is `end_sessions`'s part."""
         self.hashed_password = hashed_password
 
-    def deactivate(self) -> None:
-        """Stop the account: it can no longer obtain or use tokens."""
-        self.is_active = False
+    def deactivate(self, *, now: datetime) -> None:
+        """Stop the account: it can no longer obtain or use tokens. Records UserChanged."""
+        if self.is_active:
+            self.is_active = False
+            self.events.append(UserChanged(self.id, now))
 
-    def activate(self) -> None:
-        """Let the account sign in again."""
-        self.is_active = True
+    def activate(self, *, now: datetime) -> None:
+        """Let the account sign in again. Records UserChanged."""
+        if not self.is_active:
+            self.is_active = True
+            self.events.append(UserChanged(self.id, now))
 
-    def set_superuser(self, value: bool) -> None:
-        """Grant or withdraw the superuser role."""
-        self.is_superuser = value
+    def change_role(self, *, is_superuser: bool, now: datetime) -> None:
+        """Grant or withdraw the superuser role. Records UserChanged."""
+        if self.is_superuser != is_superuser:
+            self.is_superuser = is_superuser
+            self.events.append(UserChanged(self.id, now))
+
+    def end_sessions(self, *, now: datetime, keep_token_id: str | None = None) -> None:
+        """Every access token issued until `now` stops working but `keep_token_id` (the
+        caller's own, after a password change). Records AccessRevoked."""
+        self.events.append(AccessRevoked(self.id, now, keep_token_id=keep_token_id))
+
+    def end_session(self, session_id: UUID, *, now: datetime) -> None:
+        """Every access token of one session stops working. Records AccessRevoked."""
+        self.events.append(AccessRevoked(self.id, now, session_id=session_id))
+
+    def sign_out(self, token_id: str, *, now: datetime) -> None:
+        """One access token stops working (a logout). Records AccessRevoked."""
+        self.events.append(AccessRevoked(self.id, now, token_id=token_id))

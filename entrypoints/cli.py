@@ -1,13 +1,18 @@
-"""The `portico` command: serve, worker, migrate, create-superuser, openapi."""
+"""The `portico` command: serve, worker, jobs, migrate, create-superuser, openapi."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import logging
+import logging.config
+import signal
 import sys
 from collections.abc import Sequence
+from uuid import UUID
 
+from application.ports.jobs import JOB_STATES, JobRecord
 from entrypoints.container import Container, close_resources, migrate_database
 
 
@@ -63,6 +68,63 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(_: argparse.Namespace) -> int:
+    """Run jobs until SIGTERM or SIGINT; then finish (or hand back) the current one, exit 0."""
+    container = Container()
+    logging.config.dictConfig(_log_config(container.settings().log_level))
+    log = logging.getLogger("portico.worker")
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        runner = container.job_runner()
+        container.messagebus().wake_jobs_with(runner.wake)  # jobs its own handlers write
+        log.info("worker %s started", container.job_runner_settings().worker)
+        try:
+            await runner.run(stop)
+        finally:
+            await close_resources(container)
+        log.info("worker stopped")
+
+    asyncio.run(run())
+    return 0
+
+
+def _jobs_list(args: argparse.Namespace) -> int:
+    async def run() -> list[JobRecord]:
+        container = Container()
+        try:
+            return await container.job_queue().list(state=args.state, limit=args.limit)
+        finally:
+            await close_resources(container)
+
+    jobs = asyncio.run(run())
+    print(f"{'ID':36}  {'STATE':7}  {'TRIES':>5}  {'KIND':24}  {'RUN AFTER':25}  LAST ERROR")
+    for job in jobs:
+        error = (job.last_error or "").replace("\n", " ")[:120]
+        run_after = job.run_after.isoformat(timespec="seconds")
+        print(
+            f"{job.id!s:36}  {job.state:7}  {job.attempts:>5}  {job.kind:24}  {run_after:25}"
+            f"  {error}".rstrip()
+        )
+    return 0
+
+
+def _jobs_retry(args: argparse.Namespace) -> int:
+    async def run() -> JobRecord:
+        container = Container()
+        try:
+            return await container.job_queue().retry(args.id, now=container.clock().now())
+        finally:
+            await close_resources(container)
+
+    job = asyncio.run(run())
+    print(f"job {job.id} ({job.kind}) is waiting again")
+    return 0
+
+
 def _migrate(_: argparse.Namespace) -> int:
     migrate_database(Container())
     print("database is at the latest revision")
@@ -92,6 +154,13 @@ def _openapi(_: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError("must be from 1 to 10000")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="portico", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +169,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(run=_serve)
+    commands.add_parser("worker", help="run background jobs until SIGTERM").set_defaults(
+        run=_worker
+    )
+    jobs = commands.add_parser("jobs", help="inspect jobs, send failed ones back to the queue")
+    job_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    listing = job_commands.add_parser("list", help="the newest jobs, newest first")
+    listing.add_argument("--state", choices=JOB_STATES)
+    listing.add_argument("--limit", type=_positive, default=20)
+    listing.set_defaults(run=_jobs_list)
+    retry = job_commands.add_parser("retry", help="send a failed job back to the queue")
+    retry.add_argument("id", type=UUID, help="the job's id (from `portico jobs list`)")
+    retry.set_defaults(run=_jobs_retry)
     commands.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(
         run=_migrate
     )

@@ -7,8 +7,12 @@ per request that could be built once.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -27,11 +31,15 @@ from adapters.smtp.senders import LoggingEmailSender, SmtpEmailSender
 from adapters.sqlalchemy.denylist import SqlAlchemyTokenDenylist
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import SqlAlchemyHealthCheck
+from adapters.sqlalchemy.jobs import SqlAlchemyJobQueue
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system.clock import SystemClock
 from application.cursors import CursorCodec
 from application.idempotency import RequestFingerprints
+from application.jobs.policy import JobRunnerSettings
+from application.jobs.runner import JobRunner
+from application.messagebus import Handlers, MessageBus
 from application.ports import RateLimit
 from application.resilience.cache import CacheUpdater
 from application.resilience.denylist_mirror import MirroredDenylist
@@ -39,6 +47,7 @@ from application.services.known_users import KnownUsers
 from application.services.revocation import SessionRevoker
 from application.services.sessions import SessionIssuer
 from application.services.throttle import Throttle
+from application.use_cases.accounts.account_mail import AccountMail, MailSettings
 from application.use_cases.accounts.authenticate import AuthenticateHandler
 from application.use_cases.accounts.change_password import ChangePasswordHandler
 from application.use_cases.accounts.create_superuser import CreateSuperuserHandler
@@ -48,7 +57,6 @@ from application.use_cases.accounts.password_grant import PasswordGrantHandler, 
 from application.use_cases.accounts.password_recovery import (
     RecoverySettings,
     RequestPasswordRecoveryHandler,
-    SendPasswordRecoveryHandler,
 )
 from application.use_cases.accounts.refresh_grant import RefreshGrantHandler
 from application.use_cases.accounts.register_user import RegisterUserHandler
@@ -65,6 +73,7 @@ from application.use_cases.users.get_user import GetUserHandler
 from application.use_cases.users.list_users import ListUsersHandler
 from application.use_cases.users.update_profile import UpdateProfileHandler
 from domain.events import AccessRevoked, UserChanged
+from entrypoints.realtime import ConnectionHub
 from entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,6 +103,23 @@ def _recovery(settings: Settings) -> RecoverySettings:
         settings.recovery_limit_window_seconds,
     )
     return RecoverySettings(settings.password_reset_ttl_seconds, settings.password_reset_url, limit)
+
+
+def _mail_settings(settings: Settings) -> MailSettings:
+    """Message ids in the sender's domain; reset tokens keyed by SECRET_KEY."""
+    domain = settings.mail_from.rpartition("@")[2].strip(" >") or "portico.invalid"
+    return MailSettings(domain, _derived_key(settings.secret_key, "password-reset"))
+
+
+def _runner_settings(settings: Settings) -> JobRunnerSettings:
+    return JobRunnerSettings(
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        max_attempts=settings.job_max_attempts,
+        retry_base_seconds=settings.job_retry_base_seconds,
+        lease_seconds=settings.job_lease_seconds,
+        poll_seconds=settings.job_poll_seconds,
+        grace_seconds=settings.graceful_timeout_seconds,
+    )
 
 
 def _throttle(
@@ -138,6 +164,7 @@ class Container(containers.DeclarativeContainer):
         max_entries=settings.provided.cache_max_items,
     )
     cache_updater = providers.Singleton(CacheUpdater, item_cache)
+    live_updates = providers.Singleton(ConnectionHub)  # this process's WebSockets
 
     engine = providers.Singleton(
         create_engine,
@@ -147,7 +174,10 @@ class Container(containers.DeclarativeContainer):
         pool_timeout=settings.provided.db_pool_timeout_seconds,
         pool_recycle=settings.provided.db_pool_recycle_seconds,
     )
-    uow = providers.Factory(SqlAlchemyUnitOfWork, engine, publisher=event_bus)
+    # The message bus: who reacts to what (application/messagebus.py), over the event bus.
+    messagebus: providers.Singleton[MessageBus] = providers.Singleton(MessageBus)
+    uow = providers.Factory(SqlAlchemyUnitOfWork, engine, messagebus)
+    job_queue = providers.Singleton(SqlAlchemyJobQueue, engine)
     database_check = providers.Singleton(SqlAlchemyHealthCheck, engine)
 
     bcrypt_pool = providers.Singleton(
@@ -255,10 +285,15 @@ class Container(containers.DeclarativeContainer):
     )
     recovery_settings = providers.Singleton(_recovery, settings)
     request_password_recovery = providers.Singleton(
-        RequestPasswordRecoveryHandler, rate_limiter, recovery_settings
+        RequestPasswordRecoveryHandler, uow.provider, rate_limiter, recovery_settings
     )
-    send_password_recovery = providers.Singleton(
-        SendPasswordRecoveryHandler, uow.provider, clock, email_sender, recovery_settings
+    account_mail = providers.Singleton(
+        AccountMail,
+        uow.provider,
+        clock,
+        email_sender,
+        recovery_settings,
+        providers.Callable(_mail_settings, settings),
     )
     reset_password = providers.Singleton(ResetPasswordHandler, uow.provider, hasher, revoker, clock)
     get_current_user = providers.Singleton(GetCurrentUserHandler, uow.provider)
@@ -277,25 +312,62 @@ class Container(containers.DeclarativeContainer):
     update_item = providers.Singleton(UpdateItemHandler, uow.provider, clock)
     delete_item = providers.Singleton(DeleteItemHandler, uow.provider, clock)
 
+    messagebus.add_args(
+        event_bus,
+        providers.Singleton(
+            Handlers,
+            cache_updater=cache_updater,
+            item_cache=item_cache,
+            known_users=known_users,
+            denylist=denylist,
+            live=live_updates,
+            mail=account_mail,
+        ),
+        clock,
+    )
+    job_runner_settings = providers.Singleton(_runner_settings, settings)
+    job_runner = providers.Singleton(
+        JobRunner, job_queue, messagebus.provided.job_handlers.call(), clock, job_runner_settings
+    )
 
-async def open_resources(container: Container) -> None:
-    """Start what runs in the background: the event-bus listener, and the subscribers that
-    keep per-process state (remembered roles, the item cache, the denylist copy) in step with
-    every process's changes."""
+
+class InProcessJobs:
+    """`JOBS_IN_PROCESS`: this process runs the job runner beside serving, woken by every
+    commit here that writes jobs (and polling for others' jobs and retries)."""
+
+    def __init__(self) -> None:
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, container: Container) -> None:
+        runner = container.job_runner()
+        container.messagebus().wake_jobs_with(runner.wake)
+        self._task = asyncio.create_task(runner.run(self._stop), name="portico-jobs")
+
+    async def stop(self) -> None:
+        """Let the current job finish (or hand it back after the grace time)."""
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+async def open_resources(container: Container, *, serve_jobs: bool = False) -> InProcessJobs:
+    """Start what runs in the background: the denylist copy, the message bus (the event-bus
+    listener and the reactions of application/messagebus.py), and, with `serve_jobs` and
+    JOBS_IN_PROCESS, a job runner. Return the in-process jobs handle to stop."""
     await container.hasher().warm_up()
-    bus, denylist = container.event_bus(), container.denylist()
-    bus.subscribe(container.known_users().forget)
-    bus.subscribe(container.cache_updater().apply)
-    bus.subscribe(denylist.hear)
-    for watcher in (container.known_users(), denylist, container.item_cache()):
-        bus.watch(watcher)
-    await denylist.start()
-    await bus.start()
+    await container.denylist().start()
+    await container.messagebus().start()
+    jobs = InProcessJobs()
+    if serve_jobs and container.settings().jobs_in_process:
+        jobs.start(container)
+    return jobs
 
 
 async def close_resources(container: Container) -> None:
     """Release what the container opened: listeners, connection pools and thread pools."""
-    await container.event_bus().stop()
+    await container.messagebus().stop()
     await container.denylist().close()
     if container.settings().redis_url:
         await container.redis().aclose()

@@ -1,4 +1,4 @@
-"""The WebSocket hub: one event-bus subscription per process, fanned out to local sockets.
+"""The WebSocket hub: this process's live connections, fed item changes by the message bus.
 
 An event is rendered once, then offered to each socket allowed to see it. Every socket has a
 bounded queue: a slow client fills its own queue and is dropped (1013); nobody else waits.
@@ -19,6 +19,7 @@ from uuid import UUID
 
 import orjson
 
+from application.dto import ItemView
 from domain.events import AccessRevoked, DomainEvent, ItemEvent, UserChanged
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ class Subscription:
 
 def render(event: ItemEvent) -> bytes:
     """The wire form of an item event (`type`, `item`, `occurred_at`)."""
-    message = {"type": event.name, "item": event.item, "occurred_at": event.occurred_at}
+    item = ItemView.of(event.item)  # the read model leaves, not the domain snapshot
+    message = {"type": event.name, "item": item, "occurred_at": event.occurred_at}
     return orjson.dumps(message, option=_OPTIONS)
 
 
@@ -104,9 +106,11 @@ class ConnectionHub:
         self._subscriptions.discard(subscription)
 
     async def dispatch(self, event: DomainEvent) -> None:
-        """Event-bus subscriber: never awaits a socket, so it never waits for a slow one."""
+        """Message-bus handler: never awaits a socket, so it never waits for a slow one."""
         if isinstance(event, AccessRevoked | UserChanged):
             self._close_revoked(event)
+            return
+        if not isinstance(event, ItemEvent):
             return
         message: bytes | None = None
         for sub in list(self._subscriptions):

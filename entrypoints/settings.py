@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     max_connections: int = Field(1000, ge=1)
     graceful_timeout_seconds: int = Field(30, ge=0, le=3600)
 
+    # Jobs (README "Jobs"): `portico serve` runs them itself unless JOBS_IN_PROCESS=false.
+    jobs_in_process: bool = True
+    job_max_attempts: int = Field(8, ge=1, le=100)
+    job_retry_base_seconds: float = Field(10.0, gt=0, le=86_400)
+    job_lease_seconds: float = Field(30.0, ge=1, le=3600)
+    job_poll_seconds: float = Field(1.0, gt=0, le=60)
+
     @model_validator(mode="before")
     @classmethod
     def _lists(cls, data: object) -> object:

@@ -8,6 +8,7 @@ from uuid import UUID
 from application.errors import InvalidToken, TokenExpired
 from application.ports.notifications import EmailMessage
 from application.ports.security import AccessClaims, IssuedToken
+from domain.events import DomainEvent
 from domain.users import MAX_PASSWORD_BYTES, Password
 
 
@@ -76,3 +77,33 @@ class RecordingEmailSender:
 
     async def send(self, message: EmailMessage) -> None:
         self.sent.append(message)
+
+
+class RecordingLiveUpdates:
+    """Stands in for the WebSocket hub: keeps what it was handed and what it heard of the bus."""
+
+    def __init__(self) -> None:
+        self.dispatched: list[DomainEvent] = []
+        self.links: list[str] = []
+
+    async def dispatch(self, event: DomainEvent) -> None:
+        self.dispatched.append(event)
+
+    def link_down(self) -> None:
+        self.links.append("down")
+
+    async def link_up(self, after_loss: bool) -> None:
+        self.links.append("up after loss" if after_loss else "up")
+
+
+class DeafDenylistCopy:
+    """A denylist copy for worlds whose revoker writes straight to one in-memory denylist."""
+
+    async def hear(self, event: DomainEvent) -> None:
+        pass
+
+    def link_down(self) -> None:
+        pass
+
+    async def link_up(self, after_loss: bool) -> None:
+        pass

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from application.ports.events import LinkWatcher, Subscriber
+from application.ports.jobs import NewJob
 from application.resilience.delivery import deliver
 from domain.events import DomainEvent
 
@@ -38,10 +39,17 @@ class InProcessEventBus:
 
 
 class RecordingPublisher:
-    """Keeps every published event, for tests to inspect."""
+    """Keeps every published (or committed) event, for tests to inspect. As a unit of work's
+    reactions it writes no jobs: a stand-in for the message bus where only events matter."""
 
     def __init__(self) -> None:
         self.events: list[DomainEvent] = []
 
     async def publish(self, event: DomainEvent) -> None:
         self.events.append(event)
+
+    def outbox(self, messages: Sequence[object]) -> list[NewJob]:
+        return []
+
+    async def committed(self, events: Sequence[DomainEvent], jobs: Sequence[NewJob]) -> None:
+        self.events.extend(events)

@@ -48,7 +48,7 @@ class _Staged(Generic[Row]):
 
 def _copy(row: Row) -> Row:
     clone = copy.copy(row)
-    if isinstance(clone, Item):
+    if isinstance(clone, Item | User):  # a copy records its own events
         clone.events = []
     return clone
 

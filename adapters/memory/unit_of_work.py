@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from adapters.memory.idempotency import InMemoryIdempotencyRecords, StagedRecords
+from adapters.memory.jobs import InMemoryJobOutbox, StagedJobs
 from adapters.memory.repositories import InMemoryItemRepository, InMemoryUserRepository, _Staged
 from adapters.memory.sessions import (
     InMemoryPasswordResetTokenRepository,
     InMemoryRefreshTokenRepository,
 )
 from adapters.memory.store import MemoryStore
-from application.ports.events import EventPublisher
-from application.ports.unit_of_work import UnitOfWork
+from application.ports.unit_of_work import Reactions, UnitOfWork
 from domain.items import Item
 from domain.sessions import PasswordResetToken, RefreshToken
 from domain.users import User
@@ -19,8 +19,8 @@ from domain.users import User
 class InMemoryUnitOfWork(UnitOfWork):
     """Holds the store's lock for the whole transaction; commit applies the staged changes."""
 
-    def __init__(self, store: MemoryStore, publisher: EventPublisher) -> None:
-        super().__init__(publisher)
+    def __init__(self, store: MemoryStore, reactions: Reactions) -> None:
+        super().__init__(reactions)
         self._store = store
         self._users = _Staged[User](store.users)
         self._items = _Staged[Item](store.items)
@@ -32,6 +32,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.reset_tokens = InMemoryPasswordResetTokenRepository(self._reset)
         self._idempotency = StagedRecords(store.idempotency)
         self.idempotency = InMemoryIdempotencyRecords(self._idempotency)
+        self._jobs = StagedJobs(store.jobs)
+        self.jobs = InMemoryJobOutbox(self._jobs)
         self.committed = False
 
     async def _begin(self) -> None:
@@ -46,12 +48,14 @@ class InMemoryUnitOfWork(UnitOfWork):
         for table in self._tables():
             table.apply()
         self._idempotency.apply()
+        self._jobs.apply()
         self.committed = True
 
     async def _rollback(self) -> None:
         for table in self._tables():
             table.changes.clear()
         self._idempotency.discard()
+        self._jobs.discard()
 
     async def _close(self) -> None:
         self._store.lock.release()

@@ -5,14 +5,14 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sqlalchemy.idempotency import SqlAlchemyIdempotencyRecords
+from adapters.sqlalchemy.jobs import SqlAlchemyJobOutbox
 from adapters.sqlalchemy.repositories import SqlAlchemyItemRepository, SqlAlchemyUserRepository
 from adapters.sqlalchemy.sessions import (
     SqlAlchemyPasswordResetTokenRepository,
     SqlAlchemyRefreshTokenRepository,
 )
 from adapters.sqlalchemy.transaction import Transaction
-from application.ports.events import EventPublisher
-from application.ports.unit_of_work import UnitOfWork
+from application.ports.unit_of_work import Reactions, UnitOfWork
 
 
 class SqlAlchemyUnitOfWork(UnitOfWork):
@@ -22,8 +22,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     between (nothing here needs an identity map), which keeps the hot read path lean.
     """
 
-    def __init__(self, engine: AsyncEngine, publisher: EventPublisher) -> None:
-        super().__init__(publisher)
+    def __init__(self, engine: AsyncEngine, reactions: Reactions) -> None:
+        super().__init__(reactions)
         self._engine = engine
         self._tx = Transaction()
         self.users = SqlAlchemyUserRepository(self._tx)
@@ -31,6 +31,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.refresh_tokens = SqlAlchemyRefreshTokenRepository(self._tx)
         self.reset_tokens = SqlAlchemyPasswordResetTokenRepository(self._tx)
         self.idempotency = SqlAlchemyIdempotencyRecords(self._tx, engine.dialect.name)
+        self.jobs = SqlAlchemyJobOutbox(self._tx, engine.dialect.name)
 
     async def _begin(self) -> None:
         await self._tx.open(self._engine)

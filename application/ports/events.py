@@ -45,3 +45,20 @@ class EventBus(EventPublisher, Protocol):
     def watch(self, watcher: LinkWatcher) -> None:
         """Tell `watcher` whenever the bus loses or regains its transport."""
         ...
+
+    async def start(self) -> None:
+        """Start hearing other processes' events (and tell the watchers once it does)."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop hearing events and release the transport."""
+        ...
+
+
+class LiveUpdates(LinkWatcher, Protocol):
+    """This process's live connections (the WebSocket hub): they hear item changes and close
+    when their access ends."""
+
+    async def dispatch(self, event: DomainEvent) -> None:
+        """Offer `event` to every connection that may see it; never waits for a slow one."""
+        ...

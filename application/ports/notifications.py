@@ -6,11 +6,13 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class EmailMessage:
-    """A plain-text email to one recipient."""
+    """A plain-text email to one recipient; `message_id` (`<id@domain>`) is kept across
+    retries so that a repeated delivery is recognisable (the sender makes one if None)."""
 
     to: str
     subject: str
     body: str
+    message_id: str | None = None
 
 
 class EmailSender(Protocol):

@@ -6,7 +6,7 @@ from uuid import UUID
 from application.dto import Actor
 from application.ports import Clock, TokenDenylist
 from application.ports.unit_of_work import UnitOfWork
-from domain.events import AccessRevoked
+from domain.users import User
 
 
 class SessionRevoker:
@@ -15,7 +15,7 @@ class SessionRevoker:
     def __init__(self, denylist: TokenDenylist, clock: Clock, access_ttl_seconds: int) -> None:
         self._denylist, self._clock, self._ttl = denylist, clock, access_ttl_seconds
 
-    async def revoke_all(self, uow: UnitOfWork, user_id: UUID, *, keep: Actor | None) -> None:
+    async def revoke_all(self, uow: UnitOfWork, user: User, *, keep: Actor | None) -> None:
         """Revoke every session of the user but `keep`'s (the caller's own), if given.
 
         Call it before the unit of work's first write. The denylist entry is durable on its
@@ -26,15 +26,15 @@ class SessionRevoker:
         now = self._clock.now()
         keep_token = None if keep is None else keep.token_id
         await self._denylist.revoke_user(
-            user_id, now, keep_token_id=keep_token, ttl_seconds=self._ttl
+            user.id, now, keep_token_id=keep_token, ttl_seconds=self._ttl
         )
         keep_family = None if keep is None else keep.session_id
-        await uow.refresh_tokens.revoke_for_user(user_id, now, keep_family=keep_family)
-        uow.emit(AccessRevoked(user_id, now, keep_token_id=keep_token))
+        await uow.refresh_tokens.revoke_for_user(user.id, now, keep_family=keep_family)
+        uow.track(user).end_sessions(now=now, keep_token_id=keep_token)
 
-    async def revoke_session(self, uow: UnitOfWork, user_id: UUID, session_id: UUID) -> None:
-        """Revoke every access token of one session (a refresh family) at once, durably, and
-        announce it when `uow` commits (nothing else need be written in it)."""
+    async def revoke_session(self, uow: UnitOfWork, user: User, session_id: UUID) -> None:
+        """Revoke every access token of one session (a refresh family) at once, durably; the
+        user records it, and it is announced when `uow` commits."""
         now = self._clock.now()
         await self._denylist.revoke_session(session_id, now + timedelta(seconds=self._ttl))
-        uow.emit(AccessRevoked(user_id, now, session_id=session_id))
+        uow.track(user).end_session(session_id, now=now)

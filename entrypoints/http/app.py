@@ -18,7 +18,6 @@ from entrypoints.http.middleware import (
     RequestIdMiddleware,
 )
 from entrypoints.http.openapi import PorticoAPI
-from entrypoints.http.realtime import ConnectionHub
 from entrypoints.http.routers import auth, health, items, items_v2, users, ws
 
 DESCRIPTION = """Users and their items over a versioned REST API.
@@ -60,17 +59,13 @@ def _version() -> str:
 def create_app(container: Container) -> FastAPI:
     """The API over this container; the lifespan closes the container's resources at shutdown."""
 
-    hub = ConnectionHub()
-
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        unsubscribe = container.event_bus().subscribe(hub.dispatch)
-        container.event_bus().watch(hub)
-        await open_resources(container)
+        jobs = await open_resources(container, serve_jobs=True)
         try:
             yield
         finally:
-            unsubscribe()
+            await jobs.stop()
             await close_resources(container)
 
     app = PorticoAPI(
@@ -86,7 +81,7 @@ def create_app(container: Container) -> FastAPI:
     )
     settings = container.settings()
     app.state.container = container
-    app.state.hub = hub
+    app.state.hub = container.live_updates()
     app.state.client_addresses = ClientAddressResolver(settings.trusted_proxies)
     install_error_handlers(app)
     for module in (items, items_v2, users, auth, health, ws):  # the hot paths are matched first

@@ -19,10 +19,7 @@ from application.use_cases.accounts.change_password import ChangePasswordHandler
 from application.use_cases.accounts.get_current_user import GetCurrentUserHandler
 from application.use_cases.accounts.logout import LogoutHandler
 from application.use_cases.accounts.password_grant import PasswordGrantHandler
-from application.use_cases.accounts.password_recovery import (
-    RequestPasswordRecoveryHandler,
-    SendPasswordRecoveryHandler,
-)
+from application.use_cases.accounts.password_recovery import RequestPasswordRecoveryHandler
 from application.use_cases.accounts.refresh_grant import RefreshGrantHandler
 from application.use_cases.accounts.register_user import RegisterUserHandler
 from application.use_cases.accounts.reset_password import ResetPasswordHandler
@@ -97,9 +94,6 @@ RequestPasswordRecovery = Annotated[
     Depends(_handler(lambda c: c.request_password_recovery())),
 ]
 ResetPassword = Annotated[ResetPasswordHandler, Depends(_handler(lambda c: c.reset_password()))]
-SendPasswordRecovery = Annotated[
-    SendPasswordRecoveryHandler, Depends(_handler(lambda c: c.send_password_recovery()))
-]
 GetCurrentUser = Annotated[GetCurrentUserHandler, Depends(_handler(lambda c: c.get_current_user()))]
 UpdateProfile = Annotated[UpdateProfileHandler, Depends(_handler(lambda c: c.update_profile()))]
 ChangePassword = Annotated[ChangePasswordHandler, Depends(_handler(lambda c: c.change_password()))]

@@ -58,6 +58,19 @@ def _violations() -> list[Violation]:
         Violation("thin-http", "entrypoints.http._violation", "import sqlalchemy\n"),
         Violation("thin-http", "entrypoints.http._violation", "from redis import asyncio\n"),
         Violation("acyclic-siblings", "domain._cycle_a", "import domain._cycle_b\n"),
+        Violation(
+            "application-rings",
+            "application.use_cases._violation",
+            "import application.messagebus\n",
+        ),
+        Violation(
+            "application-rings", "application.jobs._violation", "import application.use_cases\n"
+        ),
+        Violation(
+            "application-rings",
+            "application.services._violation",
+            "import application.resilience\n",
+        ),
     ]
     adapters = _independent_adapters()
     if len(adapters) >= 2:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 
 from adapters.memory.clock import FrozenClock
 from application.dto import Actor
@@ -16,6 +17,9 @@ from domain.items import Item
 from domain.users import EmailAddress, Password
 from tests.contract.builders import a_user, an_item, committed
 from tests.fakes import FakePasswordHasher
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
 
 PASSWORD = "correct horse battery"
 
@@ -184,7 +188,7 @@ async def test_two_read_modify_writes_of_one_user_keep_both_changes(
         async with uow_factory() as uow:
             found = await uow.users.get_for_update(user.id)
             assert found is not None
-            found.deactivate()
+            found.deactivate(now=NOW)
             await uow.users.update(found)
             await uow.commit()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from application.errors import EmailAlreadyRegistered
@@ -9,12 +11,14 @@ from application.ports.types import UnitOfWorkFactory
 from domain.users import EmailAddress
 from tests.contract.builders import a_user, an_item, committed
 
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
 
 async def test_committed_user_is_found_by_id_with_every_field(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
     user = a_user(name="Ada Lovelace")
-    user.set_superuser(True)
+    user.change_role(is_superuser=True, now=NOW)
     await committed(uow_factory, user)
     async with uow_factory() as uow:
         found = await uow.users.get(user.id)
@@ -96,8 +100,8 @@ async def test_update_stores_the_changed_profile_and_flags(uow_factory: UnitOfWo
         assert loaded is not None
         loaded.change_profile(email=EmailAddress("New@Example.com"), full_name="New")
         loaded.change_password_hash("fake$2$another")
-        loaded.deactivate()
-        loaded.set_superuser(True)
+        loaded.deactivate(now=NOW)
+        loaded.change_role(is_superuser=True, now=NOW)
         await uow.users.update(loaded)
         await uow.commit()
     async with uow_factory() as uow:

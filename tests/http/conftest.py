@@ -8,12 +8,14 @@ emails) and assert only on data they made.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -22,11 +24,13 @@ from asgi_lifespan import LifespanManager
 from dependency_injector import providers
 from starlette.types import ASGIApp
 
+from adapters.memory.jobs import InMemoryJobQueue
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.sqlalchemy.migrate import upgrade_async
 from application.errors import DependencyUnavailable
 from application.ports import EmailMessage
+from application.ports.jobs import JobQueue
 from application.use_cases.accounts.create_superuser import CreateSuperuser
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
@@ -86,7 +90,10 @@ async def container(backend: str, database_url: str) -> Container:
     container = make_container(test_settings(database_url))
     if backend == "memory":
         store = MemoryStore()
-        container.uow.override(providers.Factory(InMemoryUnitOfWork, store, container.event_bus))
+        container.uow.override(providers.Factory(InMemoryUnitOfWork, store, container.messagebus))
+        container.job_queue.override(providers.Object(InMemoryJobQueue(store)))
+    # Before anything is built: the mail handlers hold the sender they were made with.
+    container.email_sender.override(providers.Object(RecordingEmailSender(container.job_queue())))
     return container
 
 
@@ -138,12 +145,39 @@ def bearer(access_token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {access_token}"}
 
 
-class RecordingEmailSender:
-    """An EmailSender that keeps what it is asked to send (or fails, when told to)."""
+RESET_SUBJECT = "Reset your Portico password"
 
-    def __init__(self) -> None:
+
+class RecordingEmailSender:
+    """An EmailSender that keeps what it is asked to send (or fails, when told to).
+
+    Mail is sent by jobs, which the app runs in process after answering: `received` waits
+    until no job is due or running any more, then reads the mailbox.
+    """
+
+    def __init__(self, jobs: JobQueue | None = None) -> None:
         self.sent: list[EmailMessage] = []
         self.failing = False
+        self.jobs = jobs
+
+    async def settled(self, timeout: float = 10.0) -> None:
+        """Return once every job that is due has run (or failed and waits for a retry)."""
+        assert self.jobs is not None
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            now = datetime.now(UTC)
+            # Waiting first: a job that moves on between the two reads is seen in one of them.
+            waiting = await self.jobs.list(state="waiting", limit=1000)
+            running = await self.jobs.list(state="running", limit=1)
+            if not running and all(job.run_after > now for job in waiting):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("jobs did not settle")
+
+    async def received(self, address: str, subject: str = RESET_SUBJECT) -> list[EmailMessage]:
+        """The messages with `subject` sent to `address`, once the jobs have settled."""
+        await self.settled()
+        return [m for m in self.sent if m.to == address and m.subject == subject]
 
     async def send(self, message: EmailMessage) -> None:
         if self.failing:
@@ -265,8 +299,8 @@ def own_client(tmp_path_factory: pytest.TempPathFactory) -> OwnClient:
 @pytest.fixture(scope="module")
 def mailbox(container: Container) -> RecordingEmailSender:
     """Catches the module app's outgoing mail (the container's `email_sender`, overridden)."""
-    sender = RecordingEmailSender()
-    container.email_sender.override(providers.Object(sender))
+    sender = container.email_sender()
+    assert isinstance(sender, RecordingEmailSender)
     return sender
 
 

@@ -339,7 +339,7 @@ async def test_a_password_reset_revokes_every_session_of_the_user(
         await grant_tokens(client, account.email),
     )
     await client.post("/api/v1/auth/password-recovery", json={"email": account.email})
-    token = reset_token_in(mailbox.to(account.email)[-1])
+    token = reset_token_in((await mailbox.received(account.email))[-1])
 
     response = await client.post(
         "/api/v1/auth/password-reset", json={"token": token, "new_password": NEW_PASSWORD}

@@ -26,6 +26,10 @@ def backend() -> str:
     return "sqlite"
 
 
+# The module's app lives on the module's loop, with its job runner: the tests run there too.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def app(container: Container) -> AsyncIterator[object]:
     app = create_app(container)
@@ -215,7 +219,7 @@ async def test_the_hub_drops_a_slow_client_with_1013_and_keeps_feeding_the_other
     from uuid import uuid4
 
     from domain.events import ItemCreated, ItemSnapshot
-    from entrypoints.http.realtime import ConnectionHub
+    from entrypoints.realtime import ConnectionHub
 
     hub, owner, now = ConnectionHub(buffer_size=3), uuid4(), datetime.now(UTC)
     slow, fast = hub.join(owner, False, "a", None), hub.join(owner, False, "b", None)

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import os
 import resource
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -63,20 +60,6 @@ class PorticoProcess(ApiServer):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
         raise AssertionError("no VmRSS line")
-
-    def terminate(self, timeout: float) -> tuple[float, int | None]:
-        """SIGTERM; wait up to `timeout` s. The seconds it took and the exit status (None
-        if it was still running, then killed)."""
-        assert self._process is not None
-        started = time.monotonic()
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            status: int | None = self._process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            status = None
-            self._process.kill()
-            self._process.wait()
-        return time.monotonic() - started, status
 
     def log(self, since: int = 0) -> str:
         """Everything the process wrote from byte offset `since`."""

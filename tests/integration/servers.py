@@ -9,6 +9,7 @@ test fails. Everything started here is stopped by the fixture that started it.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -118,6 +119,20 @@ class ApiServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+    def terminate(self, timeout: float) -> tuple[float, int | None]:
+        """SIGTERM; wait up to `timeout` s. The seconds it took and the exit status (None
+        if it was still running, then killed)."""
+        assert self._process is not None
+        started = time.monotonic()
+        self._process.send_signal(signal.SIGTERM)
+        try:
+            status: int | None = self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            status = None
+            self._process.kill()
+            self._process.wait()
+        return time.monotonic() - started, status
 
     def log(self, since: int = 0) -> str:
         """The process's output from byte offset `since`, at most its last lines."""

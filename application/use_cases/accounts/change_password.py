@@ -51,7 +51,7 @@ class ChangePasswordHandler:
             raise WrongPassword("the current password is not correct")
         hashed = await self._hasher.hash(new_password)
         async with self._uow() as uow:
-            await self._revoker.revoke_all(uow, user.id, keep=cmd.actor)  # before any lock
+            await self._revoker.revoke_all(uow, user, keep=cmd.actor)  # before any lock
             current = await uow.users.get_for_update(user.id)
             if current is None or current.hashed_password != user.hashed_password:
                 raise WrongPassword("the password was changed meanwhile; try again")

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from application.dto import UserView
 from application.ports import Clock, PasswordHasher
 from application.ports.types import UnitOfWorkFactory
-from domain.events import UserChanged
 from domain.ids import new_id
 from domain.users import EmailAddress, Password, User
 
@@ -40,12 +39,12 @@ class CreateSuperuserHandler:
                     full_name=None,
                     now=now,
                 )
-                user.set_superuser(True)
-                await uow.users.add(user)
+                user.change_role(is_superuser=True, now=now)
+                await uow.users.add(uow.track(user))
             else:
-                user.set_superuser(True)
-                user.activate()
+                now = self._clock.now()
+                uow.track(user).change_role(is_superuser=True, now=now)
+                user.activate(now=now)
                 await uow.users.update(user)
-                uow.emit(UserChanged(user.id, self._clock.now()))
             await uow.commit()
         return UserView.of(user)

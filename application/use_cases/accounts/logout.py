@@ -6,7 +6,6 @@ from application.dto import Actor
 from application.ports import Clock, TokenDenylist
 from application.ports.types import UnitOfWorkFactory
 from application.secrets import token_hash
-from domain.events import AccessRevoked
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,5 +35,7 @@ class LogoutHandler:
                     families.add(link.family_id)
             for family in families:
                 await uow.refresh_tokens.revoke_family(family, now)
-            uow.emit(AccessRevoked(actor.user_id, now, token_id=actor.token_id))
+            user = await uow.users.get(actor.user_id)
+            if user is not None:  # a deleted user's tokens stopped working with the account
+                uow.track(user).sign_out(actor.token_id, now=now)
             await uow.commit()

@@ -52,7 +52,8 @@ class RefreshGrantHandler:
                 return issued
             await uow.refresh_tokens.revoke_family(link.family_id, now)
             await uow.commit()
-        async with self._uow() as uow:  # the family's access tokens, once its lock is released
-            await self._revoker.revoke_session(uow, link.user_id, link.family_id)
-            await uow.commit()
+        if user is not None:  # a deleted user's tokens stopped working with the account
+            async with self._uow() as uow:  # the family's access tokens, once its lock is free
+                await self._revoker.revoke_session(uow, user, link.family_id)
+                await uow.commit()
         raise InvalidGrant(BAD_REFRESH_TOKEN)

@@ -69,5 +69,5 @@ class RegisterUserHandler:
 async def _add(uow: UnitOfWork, user: User) -> UserView:
     if await uow.users.get_by_email(user.email) is not None:
         raise EmailAlreadyRegistered("an account with this email already exists")
-    await uow.users.add(user)
+    await uow.users.add(uow.track(user))
     return UserView.of(user)

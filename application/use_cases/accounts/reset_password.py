@@ -41,11 +41,12 @@ class ResetPasswordHandler:
         new_password = Password(cmd.new_password)
         async with self._uow() as uow:
             reset = await uow.reset_tokens.get_by_hash(token_hash(cmd.token))
-        if reset is None or not reset.is_usable(self._clock.now()):
+            owner = None if reset is None else await uow.users.get(reset.user_id)
+        if reset is None or owner is None or not reset.is_usable(self._clock.now()):
             raise InvalidResetToken(BAD_RESET_TOKEN)
         hashed = await self._hasher.hash(new_password)
         async with self._uow() as uow:
-            await self._revoker.revoke_all(uow, reset.user_id, keep=None)  # before any lock
+            await self._revoker.revoke_all(uow, owner, keep=None)  # before any lock
             user = await uow.users.get_for_update(reset.user_id)
             now = self._clock.now()
             if user is None or not await uow.reset_tokens.consume(reset.id, now):

@@ -8,7 +8,6 @@ from application.ports import Clock
 from application.ports.types import UnitOfWorkFactory
 from application.services.revocation import SessionRevoker
 from application.services.user_access import load_user_for, require_superuser
-from domain.events import UserChanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,17 +31,18 @@ class AdministerUserHandler:
         require_superuser(cmd.actor)
         async with self._uow() as uow:
             if cmd.is_active is False:  # revocations come before the row lock (see revoker)
-                await load_user_for(uow, cmd.actor, cmd.user_id)
-                await self._revoker.revoke_all(uow, cmd.user_id, keep=None)
-            user = await load_user_for(uow, cmd.actor, cmd.user_id, for_update=True)
+                before = await load_user_for(uow, cmd.actor, cmd.user_id)
+                if before.is_active:
+                    await self._revoker.revoke_all(uow, before, keep=None)
+            user = uow.track(await load_user_for(uow, cmd.actor, cmd.user_id, for_update=True))
+            now = self._clock.now()
             user.change_profile(email=None, full_name=cmd.full_name)
             if cmd.is_superuser is not None:
-                user.set_superuser(cmd.is_superuser)
+                user.change_role(is_superuser=cmd.is_superuser, now=now)
             if cmd.is_active is True:
-                user.activate()
+                user.activate(now=now)
             elif cmd.is_active is False:
-                user.deactivate()
+                user.deactivate(now=now)
             await uow.users.update(user)
-            uow.emit(UserChanged(user.id, self._clock.now()))
             await uow.commit()
         return UserView.of(user)

@@ -39,7 +39,7 @@ class DeleteUserHandler:
         user_id = cmd.user_id or cmd.actor.user_id
         async with self._uow() as uow:
             user = await load_user_for(uow, cmd.actor, user_id)
-            await self._revoker.revoke_all(uow, user.id, keep=None)
+            await self._revoker.revoke_all(uow, user, keep=None)
             await uow.commit()
         while await self._delete_some_items(user.id):
             pass

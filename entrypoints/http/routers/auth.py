@@ -5,16 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from application.services.sessions import TokensIssued
 from application.use_cases.accounts.logout import Logout
 from application.use_cases.accounts.password_grant import PasswordGrant
-from application.use_cases.accounts.password_recovery import (
-    RequestPasswordRecovery,
-    SendPasswordRecovery,
-    SendPasswordRecoveryHandler,
-)
+from application.use_cases.accounts.password_recovery import RequestPasswordRecovery
 from application.use_cases.accounts.refresh_grant import RefreshGrant
 from application.use_cases.accounts.register_user import RegisterUser
 from application.use_cases.accounts.reset_password import ResetPassword
@@ -131,13 +127,11 @@ async def password_recovery(
     body: RecoveryIn,
     client: deps.ClientAddress,
     handler: deps.RequestPasswordRecovery,
-    send: deps.SendPasswordRecovery,
-    tasks: BackgroundTasks,
 ) -> Response:
-    """Mail a single-use reset token to the address if it is an active account's. The answer
-    (and its timing) is the same either way, also for a string that is not an address."""
-    job = await handler(RequestPasswordRecovery(body.email, client))
-    tasks.add_task(_run_after_response, send, job)
+    """Mail a single-use reset token to the address if it is an active account's (a job: a
+    worker looks the address up). The answer, and its timing, are the same either way, also
+    for a string that is not an address."""
+    await handler(RequestPasswordRecovery(body.email, client))
     return Response(status_code=202)
 
 
@@ -156,12 +150,3 @@ def _tokens(issued: TokensIssued) -> Response:
         "refresh_token": issued.refresh_token,
     }
     return JSONBody(body, headers=NO_STORE)
-
-
-async def _run_after_response(send: SendPasswordRecoveryHandler, job: SendPasswordRecovery) -> None:
-    """Prepare and send the mail after answering: a failure is logged, never shown to the
-    client (who must not learn from it whether the address is an account's)."""
-    try:
-        await send(job)
-    except Exception:
-        log.exception("could not send a password-recovery mail")

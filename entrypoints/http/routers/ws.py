@@ -13,7 +13,7 @@ from starlette.websockets import WebSocketState
 from application.dto import Actor
 from application.errors import ApplicationError, DependencyUnavailable
 from application.use_cases.accounts.authenticate import Authenticate, AuthenticateHandler
-from entrypoints.http.realtime import (
+from entrypoints.realtime import (
     POLICY_VIOLATION,
     TRY_AGAIN_LATER,
     ConnectionHub,

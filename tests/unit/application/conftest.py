@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,24 +11,38 @@ from adapters.limits.rate_limiter import LimitsRateLimiter
 from adapters.memory.cache import InMemoryItemCache
 from adapters.memory.clock import FrozenClock
 from adapters.memory.events import InProcessEventBus, RecordingPublisher
+from adapters.memory.jobs import InMemoryJobQueue
 from adapters.memory.sessions import InMemoryTokenDenylist
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from application.cursors import CursorCodec
 from application.dto import Actor
+from application.jobs.runner import JobRunner
+from application.messagebus import Handlers, MessageBus
 from application.ports import RateLimit
 from application.resilience.cache import CacheUpdater
 from application.services.known_users import KnownUsers
 from application.services.revocation import SessionRevoker
 from application.services.sessions import SessionIssuer, TokensIssued
+from application.use_cases.accounts.account_mail import AccountMail, MailSettings
 from application.use_cases.accounts.authenticate import AuthenticateHandler
 from application.use_cases.accounts.password_grant import (
     PasswordGrant,
     PasswordGrantHandler,
     PasswordGrantLimits,
 )
+from application.use_cases.accounts.password_recovery import RecoverySettings
 from application.use_cases.accounts.register_user import RegisterUser, RegisterUserHandler
-from tests.fakes import FakePasswordHasher, FakeTokenService, RecordingEmailSender
+from tests.fakes import (
+    DeafDenylistCopy,
+    FakePasswordHasher,
+    FakeTokenService,
+    RecordingEmailSender,
+    RecordingLiveUpdates,
+)
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+RECOVERY = RecoverySettings(600, "https://app/reset", RateLimit("recovery", 5, 3600))
 
 
 @dataclass
@@ -62,9 +77,27 @@ class World:
         self.cache = InMemoryItemCache(self.clock, ttl_seconds=60)
         self.bus = InProcessEventBus()
         self.known = KnownUsers()
-        self.bus.subscribe(CacheUpdater(self.cache).apply)
-        self.bus.subscribe(self.known.forget)
+        self.live = RecordingLiveUpdates()
+        self.mail = AccountMail(
+            self.uow, self.clock, self.mailbox, RECOVERY, MailSettings("portico.test", b"k" * 32)
+        )
+        self.handlers = Handlers(
+            CacheUpdater(self.cache),
+            self.cache,
+            self.known,
+            DeafDenylistCopy(),
+            self.live,
+            self.mail,
+        )
+        self.messagebus = MessageBus(self.bus, self.handlers, self.clock)
+        self.bus.subscribe(self.messagebus.handle)
         self.bus.subscribe(self.publisher.publish)
+        self.jobs = InMemoryJobQueue(self.store)
+        self.runner = JobRunner(self.jobs, self.messagebus.job_handlers(), self.clock)
+
+    async def run_jobs(self) -> int:
+        """Run every due job (as a worker would); return how many ran."""
+        return await self.runner.run_until_idle()
 
     @property
     def sessions(self) -> SessionIssuer:
@@ -89,17 +122,14 @@ class World:
         return await self.grant()(PasswordGrant(email, password, "10.0.0.1"))
 
     def uow(self) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork(
-            self.store,
-            self.bus,
-        )
+        return InMemoryUnitOfWork(self.store, self.messagebus)
 
     async def register(self, email: str = "ada@example.com", *, superuser: bool = False) -> Actor:
         view = await RegisterUserHandler(self.uow, self.hasher, self.clock)(
             RegisterUser(email, "correct horse")
         )
         if superuser:
-            self.store.users[view.id].set_superuser(True)
+            self.store.users[view.id].change_role(is_superuser=True, now=NOW)
         return Actor(view.id, superuser)
 
 

@@ -1,6 +1,7 @@
 """Registration, the password grant, authentication and superuser creation."""
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,6 +15,8 @@ from application.use_cases.accounts.get_current_user import GetCurrentUser, GetC
 from application.use_cases.accounts.password_grant import PasswordGrant
 from application.use_cases.accounts.register_user import RegisterUser, RegisterUserHandler
 from domain.errors import InvalidEmail, PasswordPolicyViolation
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 async def test_registers_a_user_and_commits_it(world):
@@ -95,7 +98,7 @@ async def test_unknown_email_spends_a_dummy_verification_like_a_wrong_password(w
 
 async def test_inactive_user_cannot_obtain_tokens(world):
     actor = await world.register()
-    world.store.users[actor.user_id].deactivate()
+    world.store.users[actor.user_id].deactivate(now=NOW)
     with pytest.raises(InvalidGrant):
         await _grant(world)(PasswordGrant("ada@example.com", "correct horse"))
 
@@ -114,7 +117,7 @@ async def test_authenticate_refuses_tokens_of_deactivated_or_deleted_users(world
     actor = await world.register()
     token = await _token(world)
     handler = world.authenticate()
-    world.store.users[actor.user_id].deactivate()
+    world.store.users[actor.user_id].deactivate(now=NOW)
     with pytest.raises(InvalidToken):
         await handler(Authenticate(token))
     del world.store.users[actor.user_id]
@@ -147,7 +150,7 @@ async def test_create_superuser_creates_then_promotes_idempotently(world):
 
 async def test_create_superuser_promotes_and_reactivates_an_existing_user(world):
     actor = await world.register()
-    world.store.users[actor.user_id].deactivate()
+    world.store.users[actor.user_id].deactivate(now=NOW)
     view = await CreateSuperuserHandler(world.uow, world.hasher, world.clock)(
         CreateSuperuser("ada@example.com", "whatever-password")
     )

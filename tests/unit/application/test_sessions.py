@@ -19,8 +19,6 @@ from application.use_cases.accounts.password_recovery import (
     RecoverySettings,
     RequestPasswordRecovery,
     RequestPasswordRecoveryHandler,
-    SendPasswordRecovery,
-    SendPasswordRecoveryHandler,
 )
 from application.use_cases.accounts.refresh_grant import RefreshGrant, RefreshGrantHandler
 from application.use_cases.accounts.reset_password import ResetPassword, ResetPasswordHandler
@@ -161,32 +159,57 @@ def _settings(amount=5):
 
 
 def _recovery(world, amount=5):
-    return RequestPasswordRecoveryHandler(world.limiter, _settings(amount))
+    return RequestPasswordRecoveryHandler(world.uow, world.limiter, _settings(amount))
 
 
-def _send(world):
-    return SendPasswordRecoveryHandler(world.uow, world.clock, world.mailbox, _settings())
+def _recovery_mails(world):
+    return [mail for mail in world.mailbox.sent if mail.subject == "Reset your Portico password"]
 
 
 async def _reset_token(world):
-    job = await _recovery(world)(RequestPasswordRecovery("ADA@example.com", "1.2.3.4"))
-    await _send(world)(job)
-    mail = world.mailbox.sent[-1]
+    await _recovery(world)(RequestPasswordRecovery("ADA@example.com", "1.2.3.4"))
+    await world.run_jobs()
+    mail = _recovery_mails(world)[-1]
     return mail.body.split("Reset token: ")[1].split("\n")[0]
 
 
 async def test_recovery_answers_alike_for_unknown_addresses_and_mails_only_real_ones(world):
     await world.register()
-    jobs = [
-        await _recovery(world)(RequestPasswordRecovery(address))
-        for address in ("who@example.com", "not-an-email", "ada@example.com")
+    await world.run_jobs()
+    for address in ("who@example.com", "not-an-email", "ada@example.com"):
+        assert await _recovery(world)(RequestPasswordRecovery(address)) is None
+    waiting = await world.jobs.list(state="waiting", limit=10)
+    assert sorted(str(job.payload["email"]) for job in waiting) == [
+        "ada@example.com",
+        "not-an-email",
+        "who@example.com",
     ]
-    assert jobs == [
-        SendPasswordRecovery(a) for a in ("who@example.com", "not-an-email", "ada@example.com")
-    ]
-    for job in jobs:
-        await _send(world)(job)
-    assert [mail.to for mail in world.mailbox.sent] == ["ada@example.com"]
+    assert await world.run_jobs() == 3
+    assert [mail.to for mail in _recovery_mails(world)] == ["ada@example.com"]
+
+
+async def test_a_recovery_job_run_twice_mails_the_same_link_with_the_same_message_id(world):
+    await world.register()
+    await world.run_jobs()  # the welcome mail
+    await _recovery(world)(RequestPasswordRecovery("ada@example.com"))
+    [job] = await world.jobs.list(state="waiting", limit=10)
+    leased = await world.jobs.lease(worker="w", now=world.clock.now(), lease_seconds=30)
+    assert leased is not None
+    handler = world.messagebus.job_handlers()["mail.password-recovery"]
+    await handler(leased)
+    await handler(leased)  # as if the worker died after sending, before recording it
+    first, second = _recovery_mails(world)
+    assert first == second and first.message_id == f"<{job.id}@portico.test>"
+    assert len(world.store.reset_tokens) == 1
+
+
+async def test_registration_writes_one_welcome_mail_job_that_a_worker_sends(world):
+    await world.register("grace@example.com")
+    assert world.mailbox.sent == []  # nothing is sent until a worker runs the job
+    assert await world.run_jobs() == 1
+    [mail] = world.mailbox.sent
+    assert (mail.to, mail.subject) == ("grace@example.com", "Welcome to Portico")
+    assert await world.run_jobs() == 0
 
 
 async def test_reset_sets_the_password_once_and_ends_every_session(world):

@@ -1,11 +1,16 @@
 """Rules of accounts: email normalisation, password policy, profile changes."""
 
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import InvalidEmail, InvalidFullName, PasswordPolicyViolation
 from domain.users import EmailAddress, Password, User
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
 
 TEXT = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
 
@@ -90,8 +95,8 @@ def test_a_new_user_is_active_and_not_a_superuser(now):
 
 def test_deactivate_and_promote_change_the_flags(now):
     user = _user(now)
-    user.deactivate()
-    user.set_superuser(True)
+    user.deactivate(now=NOW)
+    user.change_role(is_superuser=True, now=NOW)
     assert not user.is_active and user.is_superuser
 
 
