@@ -21,12 +21,20 @@ class AttachmentNotFound(NotFound):
     """No attachment with that id belongs to the item."""
 
 
+class BlobNotFound(NotFound):
+    """No stored bytes under that key."""
+
+
 class JobNotFound(NotFound):
     """No job with that id is recorded."""
 
 
 class Conflict(ApplicationError):
     """The change conflicts with the current state of stored data."""
+
+
+class AttachmentLimitReached(Conflict):
+    """An item carries at most MAX_ATTACHMENTS_PER_ITEM attachments."""
 
 
 class JobNotFailed(Conflict):
@@ -113,3 +121,11 @@ class DependencyBusy(Overloaded, DependencyUnavailable):
 
 class InvalidPage(ApplicationError):
     """A page must start at 0 or later and hold 1 to 100 entries."""
+
+
+class UploadTooLarge(ApplicationError):
+    """An upload may not exceed MAX_UPLOAD_BYTES."""
+
+
+class EmptyUpload(ApplicationError):
+    """An attachment must have at least one byte."""
