@@ -20,6 +20,9 @@ REQUIRED = ["exp", "iat", "nbf", "jti", "sub", "iss", "aud", "typ"]
 
 MAX_REMEMBERED_TOKENS = 10_000
 MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second datetime holds
+IAT_LEEWAY_SECONDS = 5.0
+"""How far in the future `iat` may lie (clocks of the issuing hosts differ a little). A token
+"issued" later than that would outlive a user-wide revocation made before its `iat`."""
 
 
 class PyJwtTokenService:
@@ -128,6 +131,8 @@ def _in_time(claims: AccessClaims, not_before: float, now: datetime) -> AccessCl
         raise TokenExpired("the access token has expired")
     if now.timestamp() < not_before:
         raise InvalidToken("the access token is not valid yet")
+    if claims.issued_at.timestamp() > now.timestamp() + IAT_LEEWAY_SECONDS:
+        raise InvalidToken("the access token was issued in the future")
     return claims
 
 

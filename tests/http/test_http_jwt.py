@@ -185,6 +185,7 @@ async def test_rejects_a_token_missing_a_required_claim(
     "changes",
     [
         {"nbf": int(time.time()) + 3600},
+        {"iat": time.time() + 3600},  # "issued" after a revocation instant, it would outlive it
         {"exp": int(time.time()) - 1},
         {"iss": "someone-else"},
         {"aud": "another-api"},
@@ -193,7 +194,7 @@ async def test_rejects_a_token_missing_a_required_claim(
         {"jti": ""},
         {"jti": 42},
     ],
-    ids=["future-nbf", "expired", "wrong-iss", "wrong-aud", "typ-refresh", "sub", "jti", "jti-int"],
+    ids=["future-nbf", "future-iat", "expired", "wrong-iss", "wrong-aud", "typ-refresh", "sub", "jti", "jti-int"],
 )
 async def test_rejects_a_token_with_a_bad_claim(
     client: httpx.AsyncClient, forger: Forger, alice, changes: dict[str, Any]
