@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from uuid import UUID
 
+from pydantic import ValidationError
+
 from application.ports.jobs import JOB_STATES, JobRecord
 from entrypoints.container import Container, close_resources, migrate_database
 
@@ -204,7 +206,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, ApplicationError | DomainError):
             print(f"portico {args.command}: {exc}", file=sys.stderr)
             return 1
+        if isinstance(exc, ValidationError) and exc.title == "Settings":
+            for line in settings_problems(exc):
+                print(f"portico {args.command}: {line}", file=sys.stderr)
+            return 2
         raise
+
+
+def settings_problems(error: ValidationError) -> list[str]:
+    """One line per refused setting: its variable, what is wrong, and the value given (never
+    for a secret)."""
+    lines = []
+    for problem in error.errors():
+        message = problem["msg"].removeprefix("Value error, ")
+        if not problem["loc"]:  # a rule across settings names them itself
+            lines.append(f"invalid settings: {message}")
+            continue
+        name = ".".join(str(part) for part in problem["loc"]).upper()
+        secret = "SECRET" in name or "PASSWORD" in name or name.endswith("_KEY")
+        shown = "" if secret else f" (got {problem.get('input')!r})"
+        lines.append(f"invalid setting {name}: {message}{shown}")
+    return lines
 
 
 if __name__ == "__main__":

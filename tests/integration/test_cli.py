@@ -70,6 +70,32 @@ def test_production_refuses_the_development_secret(env):
     assert "SECRET_KEY" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("ACCESS_TOKEN_TTL_SECONDS", "10", "greater than or equal to 30 (got '10')"),
+        ("BCRYPT_ROUNDS", "many", "valid integer"),
+        ("JOBS_IN_PROCESS", "perhaps", "valid boolean"),
+        ("ENVIRONMENT", "staging", "'development', 'test' or 'production'"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it_and_its_bounds_with_status_2(
+    env, variable, value, expected
+):
+    result = _portico("migrate", env={**env, variable: value})
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"portico migrate: invalid setting {variable}: ")
+    assert expected in line
+
+
+def test_a_bad_secret_is_named_but_never_echoed(env):
+    result = _portico("migrate", env={**env, "ENVIRONMENT": "production", "SECRET_KEY": "short"})
+    assert result.returncode == 2
+    assert "SECRET_KEY" in result.stderr and "short" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_the_readme_example_runs_as_written(tmp_path):
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Using the use cases without HTTP", 1)[1]
