@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.users import MAX_EMAIL_CHARS, MAX_FULL_NAME_CHARS, MIN_PASSWORD_CHARS
+from domain.users import (
+    MAX_EMAIL_CHARS,
+    MAX_FULL_NAME_CHARS,
+    MIN_PASSWORD_CHARS,
+    EmailAddress,
+    Password,
+    check_full_name,
+)
 from entrypoints.http.schemas.common import (
+    NO_NUL,
     SECRET,
     TIMESTAMP_EXAMPLE,
     USER_ID_EXAMPLE,
     Input,
     Patch,
     absent_is_not_null,
+    domain_rule,
 )
 
 # Any string over 72 characters is over 72 UTF-8 bytes: this bound never refuses a password the
@@ -28,9 +37,15 @@ def new_password_field() -> Any:
     return Field(
         min_length=MIN_PASSWORD_CHARS,
         max_length=MAX_PASSWORD_CHARS,
-        description="8 characters to 72 bytes of UTF-8 (a longer one is refused, never cut).",
-        json_schema_extra=SECRET,
+        description="8 characters to 72 bytes of UTF-8 (a longer one is refused, never cut): "
+        "72 ASCII characters, but only 36 characters such as `é`. No NUL.",
+        json_schema_extra={**SECRET, "pattern": NO_NUL},
     )
+
+
+NewPassword = Annotated[str, new_password_field(), domain_rule(Password)]
+Email = Annotated[str, domain_rule(EmailAddress)]
+FullName = Annotated[str, domain_rule(check_full_name)]
 
 
 def _omissible(schema: dict[str, Any]) -> None:
@@ -55,9 +70,11 @@ class RegisterIn(Input):
         }
     )
 
-    email: str = Field(max_length=MAX_EMAIL_CHARS, json_schema_extra={"format": "email"})
-    password: str = new_password_field()
-    full_name: str | None = Field(None, max_length=MAX_FULL_NAME_CHARS)
+    email: Email = Field(max_length=MAX_EMAIL_CHARS, json_schema_extra={"format": "email"})
+    password: NewPassword
+    full_name: FullName | None = Field(
+        None, max_length=MAX_FULL_NAME_CHARS, json_schema_extra={"pattern": NO_NUL}
+    )
 
 
 class UserOut(BaseModel):
@@ -94,8 +111,8 @@ class ProfilePatch(Patch):
     )
 
     # The defaults are never read: only the fields the client sent are applied.
-    full_name: str = Field("", max_length=MAX_FULL_NAME_CHARS, json_schema_extra=_omissible)
-    email: str = Field("", max_length=MAX_EMAIL_CHARS, json_schema_extra=_omissible_email)
+    full_name: FullName = Field("", max_length=MAX_FULL_NAME_CHARS, json_schema_extra=_omissible)
+    email: Email = Field("", max_length=MAX_EMAIL_CHARS, json_schema_extra=_omissible_email)
 
 
 class PasswordChangeIn(Input):
@@ -108,7 +125,7 @@ class PasswordChangeIn(Input):
     )
 
     current_password: str = Field(json_schema_extra=SECRET)
-    new_password: str = new_password_field()
+    new_password: NewPassword
 
 
 class UserAdminPatch(Patch):
@@ -119,6 +136,6 @@ class UserAdminPatch(Patch):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"is_active": False}]})
 
-    full_name: str = Field("", max_length=MAX_FULL_NAME_CHARS, json_schema_extra=_omissible)
+    full_name: FullName = Field("", max_length=MAX_FULL_NAME_CHARS, json_schema_extra=_omissible)
     is_active: bool = Field(False, strict=True, json_schema_extra=_omissible)
     is_superuser: bool = Field(False, strict=True, json_schema_extra=_omissible)

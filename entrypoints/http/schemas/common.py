@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from domain.errors import DomainError
 
 USER_ID_EXAMPLE = "0193a5c2-7f3e-7c11-9a2b-1f2e3d4c5b6a"
 ITEM_ID_EXAMPLE = "0193a5c4-01b2-7d4e-8f60-5a4b3c2d1e0f"
 TIMESTAMP_EXAMPLE = "2026-11-24T21:05:03.123456Z"
 SECRET: dict[str, Any] = {"format": "password", "writeOnly": True}
 """The schema hints of a secret input (a password, a token)."""
+
+
+NO_NUL = r"^[^\x00]*$"
+"""The schema's pattern for free text: any text but NUL (a lone surrogate is refused too)."""
+NOT_BLANK_NO_NUL = r"^[^\x00]*[^\s\x00][^\x00]*$"
+"""The schema's pattern for text that must not be blank either (an item's title)."""
+
+
+def domain_rule(check: Callable[[str], object]) -> AfterValidator:
+    """Apply a domain rule at the edge, so that breaking it is a 422 naming the field in
+    `errors[]` (the use case applies it again: the domain stays the authority)."""
+
+    def validate(value: str) -> str:
+        try:
+            check(value)
+        except DomainError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    return AfterValidator(validate)
 
 
 def absent_is_not_null(schema: dict[str, Any]) -> None:

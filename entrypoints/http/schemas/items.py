@@ -3,19 +3,45 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.items import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS
+from domain.items import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, check_description, check_title
 from entrypoints.http.schemas.common import (
     ITEM_ID_EXAMPLE,
+    NO_NUL,
+    NOT_BLANK_NO_NUL,
     TIMESTAMP_EXAMPLE,
     USER_ID_EXAMPLE,
     Input,
     Patch,
     absent_is_not_null,
+    domain_rule,
 )
+
+Title = Annotated[str, domain_rule(check_title)]
+Description = Annotated[str, domain_rule(check_description)]
+TITLE_RULE = "1 to 255 characters, not blank, no NUL."
+DESCRIPTION_RULE = "At most 10,000 characters, no NUL."
+
+
+def _omissible_title(schema: dict[str, Any]) -> None:
+    absent_is_not_null(schema)
+    schema["pattern"] = NOT_BLANK_NO_NUL
+
+
+def _omissible_description(schema: dict[str, Any]) -> None:
+    absent_is_not_null(schema)
+    _nul_free_string(schema)
+
+
+def _nul_free_string(schema: dict[str, Any]) -> None:
+    """The pattern on the string branch of a nullable string."""
+    for choice in schema.get("anyOf", ()):
+        if choice.get("type") == "string":
+            choice["pattern"] = NO_NUL
 
 
 class ItemCreate(Input):
@@ -25,8 +51,18 @@ class ItemCreate(Input):
         json_schema_extra={"examples": [{"title": "Buy milk", "description": "Two litres"}]}
     )
 
-    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS)
-    description: str | None = Field(None, max_length=MAX_DESCRIPTION_CHARS)
+    title: Title = Field(
+        min_length=1,
+        max_length=MAX_TITLE_CHARS,
+        description=TITLE_RULE,
+        json_schema_extra={"pattern": NOT_BLANK_NO_NUL},
+    )
+    description: Description | None = Field(
+        None,
+        max_length=MAX_DESCRIPTION_CHARS,
+        description=DESCRIPTION_RULE,
+        json_schema_extra=_nul_free_string,
+    )
 
 
 class ItemPatch(Patch):
@@ -34,15 +70,18 @@ class ItemPatch(Patch):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"description": None}]})
 
-    title: str = Field(
+    title: Title = Field(
         "",  # never read: only fields the client sent are applied (`model_fields_set`)
         min_length=1,
         max_length=MAX_TITLE_CHARS,
-        description="May be omitted, never null.",
-        json_schema_extra=absent_is_not_null,
+        description=f"{TITLE_RULE} May be omitted, never null.",
+        json_schema_extra=_omissible_title,
     )
-    description: str | None = Field(
-        None, max_length=MAX_DESCRIPTION_CHARS, json_schema_extra=absent_is_not_null
+    description: Description | None = Field(
+        None,
+        max_length=MAX_DESCRIPTION_CHARS,
+        description=f"{DESCRIPTION_RULE} May be omitted; null clears it.",
+        json_schema_extra=_omissible_description,
     )
 
 
