@@ -1,7 +1,7 @@
 """The import contracts in `.importlinter` bite.
 
 Each case copies the four packages and the contracts into a temporary directory, adds one
-module that breaks one rule of ARCHITECTURE.md, and runs `lint-imports` on the copy: the run
+module that breaks one rule of docs/architecture.md, and runs `lint-imports` on the copy: the run
 must fail and report the contract that the new module breaks as BROKEN.
 """
 

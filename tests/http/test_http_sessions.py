@@ -1,5 +1,5 @@
 """Sessions: refresh rotation and reuse detection, absolute lifetime, logout, and what a
-password change or reset revokes (RFC 9700 §4.14, API.md's auth table)."""
+password change or reset revokes (RFC 9700 §4.14, the auth section of docs/http-api.md)."""
 
 from __future__ import annotations
 
