@@ -9,6 +9,8 @@ from uuid import UUID
 from application.errors import InvalidCursor
 
 _TAG_BYTES = 16
+CURSOR_CHARS = ((16 + _TAG_BYTES) * 4 + 2) // 3
+"""The length of every cursor: a position and its tag in unpadded URL-safe base64."""
 
 
 class CursorCodec:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 from uuid import UUID
 
+from domain.attachments import Attachment
 from domain.events import ItemSnapshot
 from domain.items import Item
 from domain.users import User
@@ -95,3 +96,29 @@ class CursorPage(Generic[T]):
 
     items: list[T]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentView:
+    """An attachment as clients see it: `sha256` is the lowercase hex digest of its bytes."""
+
+    id: UUID
+    item_id: UUID
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, attachment: Attachment) -> AttachmentView:
+        """The read model of an attachment."""
+        return cls(
+            attachment.id,
+            attachment.item_id,
+            attachment.filename,
+            attachment.content_type,
+            attachment.size,
+            attachment.sha256,
+            attachment.created_at,
+        )

@@ -32,8 +32,10 @@ from application.services.known_users import KnownUsers
 from application.snapshots import from_fields, to_fields
 from application.use_cases.accounts.account_mail import AccountMail
 from application.use_cases.accounts.password_recovery import SendPasswordRecovery
+from application.use_cases.attachments.blob_cleanup import SWEEP_KIND, BlobCleanup, SweepOrphanBlobs
 from domain.events import (
     AccessRevoked,
+    AttachmentDeleted,
     DomainEvent,
     ItemCreated,
     ItemDeleted,
@@ -88,6 +90,7 @@ class Handlers:
     denylist: DenylistCopy
     live: LiveUpdates
     mail: AccountMail
+    blobs: BlobCleanup
 
 
 def reactions(h: Handlers) -> dict[type, tuple[Reaction, ...]]:
@@ -108,6 +111,11 @@ def reactions(h: Handlers) -> dict[type, tuple[Reaction, ...]]:
         ),
         UserRegistered: (Durable("mail.welcome", h.mail.welcome),),
         SendPasswordRecovery: (Durable("mail.password-recovery", h.mail.password_recovery),),
+        # The stored bytes of an attachment deleted alone, with its item or with its owner.
+        AttachmentDeleted: (Durable("blobs.remove", h.blobs.remove),),
+        # Once per BLOB_SWEEP_SECONDS ("blobs.sweep"): bytes no attachment claims (an upload
+        # whose process died before its record was committed); each sweep enqueues the next.
+        SweepOrphanBlobs: (Durable(SWEEP_KIND, h.blobs.sweep),),
     }
 
 

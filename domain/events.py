@@ -1,4 +1,5 @@
-"""Domain events: facts recorded by the aggregates (items, users), handed on after commit.
+"""Domain events: facts recorded by the aggregates (items, users, attachments), handed on
+after commit.
 
 Who reacts to each one is written down in one place: `application.messagebus`.
 """
@@ -116,4 +117,20 @@ class UserRegistered:
         return "user.registered"
 
 
-DomainEvent = ItemEvent | AccessRevoked | UserChanged | UserRegistered
+@dataclass(frozen=True, slots=True)
+class AttachmentDeleted:
+    """An attachment's record was deleted (alone, with its item or with its owner); the bytes
+    stored under `blob_key` are to be removed."""
+
+    attachment_id: UUID
+    item_id: UUID
+    blob_key: str
+    occurred_at: datetime
+
+    @property
+    def name(self) -> str:
+        """The event's wire name."""
+        return "attachment.deleted"
+
+
+DomainEvent = ItemEvent | AccessRevoked | UserChanged | UserRegistered | AttachmentDeleted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -83,15 +84,14 @@ class Item:
         *,
         title: str | Unset = UNSET,
         description: str | Unset | None = UNSET,
-        expected_version: int | None = None,
+        expected_versions: Collection[int] | None = None,
         now: datetime,
     ) -> None:
-        """Apply the given changes if `expected_version` (when given) is current.
+        """Apply the given changes if the item is at one of `expected_versions` (when given).
 
         A real change bumps the version by one and records ItemUpdated; a no-op changes nothing.
         """
-        if expected_version is not None and expected_version != self.version:
-            raise StaleVersion(f"item is at version {self.version}, not {expected_version}")
+        self.require_version(expected_versions)
         new_title = self.title if isinstance(title, Unset) else check_title(title)
         new_description = (
             self.description if isinstance(description, Unset) else check_description(description)
@@ -103,8 +103,17 @@ class Item:
         self.updated_at = now
         self.events.append(ItemUpdated(self.snapshot(), now))
 
-    def delete(self, *, now: datetime) -> None:
-        """Record that the item is being deleted (the repository removes it)."""
+    def require_version(self, accepted: Collection[int] | None) -> None:
+        """Raise StaleVersion unless the item is at one of the `accepted` versions (None: any
+        version will do). An empty collection accepts none."""
+        if accepted is not None and self.version not in accepted:
+            wanted = ", ".join(str(v) for v in sorted(accepted)) or "none given"
+            raise StaleVersion(f"item is at version {self.version}, not {wanted}")
+
+    def delete(self, *, now: datetime, expected_versions: Collection[int] | None = None) -> None:
+        """Record that the item is being deleted (the repository removes it), if it is at one
+        of `expected_versions` (when given)."""
+        self.require_version(expected_versions)
         self.events.append(ItemDeleted(self.snapshot(), now))
 
     def snapshot(self) -> ItemSnapshot:

@@ -85,6 +85,8 @@ def _worker(_: argparse.Namespace) -> int:
         container.messagebus().wake_jobs_with(runner.wake)  # jobs its own handlers write
         log.info("worker %s started", container.job_runner_settings().worker)
         try:
+            await container.blobs().start()  # the attachment jobs remove stored bytes
+            await container.blob_cleanup().schedule_sweep()  # this period's, if not yet enqueued
             await runner.run(stop)
         finally:
             await close_resources(container)

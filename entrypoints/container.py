@@ -27,13 +27,16 @@ from adapters.memory.events import InProcessEventBus
 from adapters.memory.sessions import InMemoryTokenDenylist
 from adapters.redis.client import RedisHealthCheck, create_client
 from adapters.redis.events import RedisEventBus
+from adapters.s3.blobs import S3BlobStore
 from adapters.smtp.senders import LoggingEmailSender, SmtpEmailSender
 from adapters.sqlalchemy.denylist import SqlAlchemyTokenDenylist
 from adapters.sqlalchemy.engine import create_engine
+from adapters.sqlalchemy.export import SqlAlchemyItemExport
 from adapters.sqlalchemy.health import SqlAlchemyHealthCheck
 from adapters.sqlalchemy.jobs import SqlAlchemyJobQueue
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.storage.filesystem import FileSystemBlobStore
 from adapters.system.clock import SystemClock
 from application.cursors import CursorCodec
 from application.idempotency import RequestFingerprints
@@ -61,8 +64,18 @@ from application.use_cases.accounts.password_recovery import (
 from application.use_cases.accounts.refresh_grant import RefreshGrantHandler
 from application.use_cases.accounts.register_user import RegisterUserHandler
 from application.use_cases.accounts.reset_password import ResetPasswordHandler
+from application.use_cases.attachments.blob_cleanup import BlobCleanup
+from application.use_cases.attachments.delete_attachment import DeleteAttachmentHandler
+from application.use_cases.attachments.download_attachment import DownloadAttachmentHandler
+from application.use_cases.attachments.get_attachment import GetAttachmentHandler
+from application.use_cases.attachments.list_attachments import ListAttachmentsHandler
+from application.use_cases.attachments.upload_attachment import (
+    AttachmentLimits,
+    UploadAttachmentHandler,
+)
 from application.use_cases.items.create_item import CreateItemHandler
 from application.use_cases.items.delete_item import DeleteItemHandler
+from application.use_cases.items.export_items import ExportItemsHandler
 from application.use_cases.items.get_item import GetItemHandler
 from application.use_cases.items.list_items import ListItemsHandler
 from application.use_cases.items.list_items_by_cursor import ListItemsByCursorHandler
@@ -311,6 +324,43 @@ class Container(containers.DeclarativeContainer):
     list_items_by_cursor = providers.Singleton(ListItemsByCursorHandler, uow.provider, cursors)
     update_item = providers.Singleton(UpdateItemHandler, uow.provider, clock)
     delete_item = providers.Singleton(DeleteItemHandler, uow.provider, clock)
+    # Exports: PostgreSQL writes the file itself (COPY); each holds one pooled connection.
+    item_export = providers.Singleton(SqlAlchemyItemExport, engine)
+    export_items = providers.Singleton(ExportItemsHandler, item_export)
+
+    # Attachment bytes: files under STORAGE_DIR, or objects of S3_BUCKET when it is set.
+    blobs = providers.Selector(
+        providers.Callable(lambda bucket: "s3" if bucket else "files", settings.provided.s3_bucket),
+        files=providers.Singleton(FileSystemBlobStore, settings.provided.storage_dir),
+        s3=providers.Singleton(
+            S3BlobStore,
+            settings.provided.s3_bucket,
+            endpoint_url=settings.provided.s3_endpoint_url,
+            region=settings.provided.aws_region,
+            access_key_id=settings.provided.aws_access_key_id,
+            secret_access_key=settings.provided.aws_secret_access_key,
+        ),
+    )
+    attachment_limits = providers.Singleton(
+        AttachmentLimits,
+        settings.provided.max_upload_bytes,
+        settings.provided.max_attachments_per_item,
+    )
+    upload_attachment = providers.Singleton(
+        UploadAttachmentHandler, uow.provider, blobs, clock, attachment_limits
+    )
+    list_attachments = providers.Singleton(ListAttachmentsHandler, uow.provider)
+    get_attachment = providers.Singleton(GetAttachmentHandler, uow.provider)
+    download_attachment = providers.Singleton(DownloadAttachmentHandler, uow.provider, blobs)
+    delete_attachment = providers.Singleton(DeleteAttachmentHandler, uow.provider, clock)
+    blob_cleanup = providers.Singleton(
+        BlobCleanup,
+        blobs,
+        uow.provider,
+        clock,
+        settings.provided.blob_orphan_age_seconds,
+        settings.provided.blob_sweep_seconds,
+    )
 
     messagebus.add_args(
         event_bus,
@@ -322,6 +372,7 @@ class Container(containers.DeclarativeContainer):
             denylist=denylist,
             live=live_updates,
             mail=account_mail,
+            blobs=blob_cleanup,
         ),
         clock,
     )
@@ -354,13 +405,16 @@ class InProcessJobs:
 
 async def open_resources(container: Container, *, serve_jobs: bool = False) -> InProcessJobs:
     """Start what runs in the background: the denylist copy, the message bus (the event-bus
-    listener and the reactions of application/messagebus.py), and, with `serve_jobs` and
-    JOBS_IN_PROCESS, a job runner. Return the in-process jobs handle to stop."""
+    listener and the reactions of application/messagebus.py), the blob store's client, and,
+    with `serve_jobs` and JOBS_IN_PROCESS, a job runner (enqueueing this period's orphan
+    sweep first). Return the in-process jobs handle to stop."""
     await container.hasher().warm_up()
     await container.denylist().start()
     await container.messagebus().start()
+    await container.blobs().start()
     jobs = InProcessJobs()
     if serve_jobs and container.settings().jobs_in_process:
+        await container.blob_cleanup().schedule_sweep()  # this period's, if not enqueued yet
         jobs.start(container)
     return jobs
 
@@ -368,6 +422,7 @@ async def open_resources(container: Container, *, serve_jobs: bool = False) -> I
 async def close_resources(container: Container) -> None:
     """Release what the container opened: listeners, connection pools and thread pools."""
     await container.messagebus().stop()
+    await container.blobs().close()
     await container.denylist().close()
     if container.settings().redis_url:
         await container.redis().aclose()

@@ -6,6 +6,10 @@ bounded queue: a slow client fills its own queue and is dropped (1013); nobody e
 Revocations close sockets as soon as they are heard; and since an event can be missed (the
 bus lost Redis meanwhile), every socket also re-checks its token every `RECHECK_SECONDS`, and
 at once when the bus is back after a loss.
+
+Every close the service initiates says why in a short reason (RFC 6455 §7.1.6), so a client can
+tell an expired token (refresh and reconnect) from a logout (sign in again): the `Close` values
+below are the whole vocabulary.
 """
 
 from __future__ import annotations
@@ -30,6 +34,27 @@ RECHECK_SECONDS = 5.0
 _OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Why the service closes a socket: the close code and its reason (at most 123 bytes)."""
+
+    code: int
+    reason: str
+
+
+AUTH_TIMEOUT = Close(POLICY_VIOLATION, "authentication timeout")
+AUTH_EXPECTED = Close(POLICY_VIOLATION, "auth message expected")
+INVALID_TOKEN = Close(POLICY_VIOLATION, "invalid token")
+TOKEN_EXPIRED = Close(POLICY_VIOLATION, "token expired")
+LOGGED_OUT = Close(POLICY_VIOLATION, "logged out")
+ACCOUNT_CHANGED = Close(POLICY_VIOLATION, "account changed")
+ACCOUNT_DEACTIVATED = Close(POLICY_VIOLATION, "account deactivated")
+ACCOUNT_DELETED = Close(POLICY_VIOLATION, "account deleted")
+ROLE_CHANGED = Close(POLICY_VIOLATION, "role changed")
+TOO_SLOW = Close(TRY_AGAIN_LATER, "client too slow")
+UNAVAILABLE = Close(TRY_AGAIN_LATER, "service unavailable")
+
+
 @dataclass(eq=False)
 class Subscription:
     """One authenticated socket's place in the hub: who it is and what waits to be sent."""
@@ -40,17 +65,22 @@ class Subscription:
     expires_at: datetime | None
     session_id: UUID | None = None
     queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(256))
-    close_code: int | None = None
+    closed_by: Close | None = None
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def may_see(self, event: ItemEvent) -> bool:
         """Owners see their items' events; superusers see everyone's."""
         return self.is_superuser or event.item.owner_id == self.user_id
 
-    def close(self, code: int) -> None:
-        """Ask the socket's task to close with `code` (first reason wins)."""
-        if self.close_code is None:
-            self.close_code = code
+    @property
+    def close_code(self) -> int | None:
+        """The code the socket is to be closed with, None while nobody asked."""
+        return None if self.closed_by is None else self.closed_by.code
+
+    def close(self, why: Close) -> None:
+        """Ask the socket's task to close, saying `why` (the first reason wins)."""
+        if self.closed_by is None:
+            self.closed_by = why
         self.closed.set()
 
 
@@ -121,10 +151,13 @@ class ConnectionHub:
                 sub.queue.put_nowait(message)
             except asyncio.QueueFull:
                 log.info("dropping a slow WebSocket client of user %s", sub.user_id)
-                sub.close(TRY_AGAIN_LATER)
+                sub.close(TOO_SLOW)
 
     def _close_revoked(self, event: AccessRevoked | UserChanged) -> None:
-        # A role change closes the user's sockets too: a reconnect sees the new role.
+        # A role change closes the user's sockets too: a reconnect sees the new role. Neither
+        # event says whether the account was deactivated (that revokes its tokens as well):
+        # the socket's task finds out before it closes (see routers/ws.py).
+        why = LOGGED_OUT if isinstance(event, AccessRevoked) else ACCOUNT_CHANGED
         for sub in list(self._subscriptions):
             revoked = (
                 event.revokes(sub.user_id, sub.token_id, sub.session_id)
@@ -132,4 +165,4 @@ class ConnectionHub:
                 else sub.user_id == event.user_id
             )
             if revoked:
-                sub.close(POLICY_VIOLATION)
+                sub.close(why)

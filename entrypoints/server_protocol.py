@@ -34,7 +34,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._over_cap = self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        self._raw = transport
+        super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
         _no_delay(transport)
         self._waiting_since = self.loop.time()
         if len(self.connections) > self.limits.max_connections and not self._evict_longest_idle():
@@ -206,10 +207,26 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             cycle.message_event.set()
         if cycle is None or not cycle.response_started:
             self.transport.write(refusal_response(refusal, self.server_state.default_headers))
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
+        self._linger()
+
+    def close_transport(self) -> None:
+        """uvicorn's close: at once, or lingering while the request's body still arrives."""
+        if self._refused:
+            return  # lingering already: it closes by itself
+        if self.cycle is not None and self.cycle.more_body:
+            self._linger()
+        else:
+            self._raw.close()
+
+    def _linger(self) -> None:
+        """Half-close, drop whatever still arrives, and close after LINGER_SECONDS: closing
+        over unread input would reset the connection and lose the answer just written."""
+        self._refused = True
+        self._cancel_timers()
+        if self._raw.can_write_eof():
+            self._raw.write_eof()
         self.flow.resume_reading()
-        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+        self.loop.call_later(LINGER_SECONDS, self._raw.close)
 
     def _cancel_body_timer(self) -> None:
         if self._body_timer is not None:
@@ -221,6 +238,21 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
+
+
+class _LingeringTransport:
+    """The connection's transport for uvicorn, but for `close`: an answer given before the
+    request's body has all arrived (a 413 mid-upload, a 401 before the body) lingers first
+    (`LimitedHttpToolsProtocol._linger`), so the client reads it instead of a reset."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: LimitedHttpToolsProtocol) -> None:
+        self._transport, self._protocol = transport, protocol
+
+    def close(self) -> None:
+        self._protocol.close_transport()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def _no_delay(transport: asyncio.Transport) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "development-secret-change-me-0123456789abcdef"  # noqa: S105 - refused in production
@@ -36,6 +36,20 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1)
     max_request_body_bytes: int = Field(1024 * 1024, ge=1024)
     storage_dir: str = "./storage"
+    max_attachments_per_item: int = Field(20, ge=1, le=10_000)
+    # Attachment bytes go to STORAGE_DIR unless S3_BUCKET names a bucket (any S3-compatible
+    # store, shared by every host). Unset credentials and region: the standard AWS chain.
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    # AWS_REGION wins over AWS_DEFAULT_REGION, as in the AWS SDKs and CLI.
+    aws_region: str | None = Field(
+        None, validation_alias=AliasChoices("aws_region", "aws_default_region")
+    )
+    # The orphan sweep (README "Attachments"): how often, and how old an unclaimed blob must be.
+    blob_sweep_seconds: int = Field(3600, ge=60, le=7 * 86_400)
+    blob_orphan_age_seconds: int = Field(3600, ge=60)
     smtp_url: str | None = None
     mail_from: str = "Portico <no-reply@portico.invalid>"
     password_reset_ttl_seconds: int = Field(1800, ge=60, le=86_400)

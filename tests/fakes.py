@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from application.errors import InvalidToken, TokenExpired
+from application.errors import BlobNotFound, InvalidToken, TokenExpired
+from application.ports.blobs import BlobInfo
+from application.ports.clock import Clock
 from application.ports.notifications import EmailMessage
 from application.ports.security import AccessClaims, IssuedToken
 from domain.events import DomainEvent
@@ -107,3 +110,42 @@ class DeafDenylistCopy:
 
     async def link_up(self, after_loss: bool) -> None:
         pass
+
+
+class InMemoryBlobStore:
+    """A BlobStore in a dict, honest to the port: a put that fails (or whose chunks raise)
+    leaves nothing; blobs are stamped with the clock's time, so the sweep's age can be set."""
+
+    READ_CHUNK = 64 * 1024
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self.blobs: dict[str, tuple[bytes, datetime]] = {}
+        self.deleted: list[str] = []
+
+    async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        data = b"".join([chunk async for chunk in chunks])
+        self.blobs[key] = (data, self._clock.now())
+        return len(data)
+
+    async def read(
+        self, key: str, *, start: int = 0, stop: int | None = None
+    ) -> AsyncIterator[bytes]:
+        if key not in self.blobs:
+            raise BlobNotFound(f"no blob {key}")
+        data = self.blobs[key][0][start:stop]
+        for at in range(0, len(data), self.READ_CHUNK):
+            yield data[at : at + self.READ_CHUNK]
+
+    async def delete(self, key: str) -> None:
+        self.deleted.append(key)
+        self.blobs.pop(key, None)
+
+    async def list(self, *, older_than: datetime) -> AsyncIterator[BlobInfo]:
+        for key, (data, modified_at) in list(self.blobs.items()):
+            if modified_at < older_than:
+                yield BlobInfo(key, len(data), modified_at)
+
+    def data(self, key: str) -> bytes:
+        """The bytes stored under `key` (KeyError if none)."""
+        return self.blobs[key][0]

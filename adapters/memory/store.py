@@ -8,6 +8,7 @@ from uuid import UUID
 
 from adapters.memory.idempotency import Key, StoredRecord
 from adapters.memory.jobs import StoredJob
+from domain.attachments import Attachment
 from domain.items import Item
 from domain.sessions import PasswordResetToken, RefreshToken
 from domain.users import User
@@ -23,6 +24,7 @@ class MemoryStore:
 
     users: dict[UUID, User] = field(default_factory=dict)
     items: dict[UUID, Item] = field(default_factory=dict)
+    attachments: dict[UUID, Attachment] = field(default_factory=dict)
     refresh_tokens: dict[UUID, RefreshToken] = field(default_factory=dict)
     reset_tokens: dict[UUID, PasswordResetToken] = field(default_factory=dict)
     idempotency: dict[Key, StoredRecord] = field(default_factory=dict)

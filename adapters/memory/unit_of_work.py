@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.memory.attachments import InMemoryAttachmentRepository, StagedAttachments
 from adapters.memory.idempotency import InMemoryIdempotencyRecords, StagedRecords
 from adapters.memory.jobs import InMemoryJobOutbox, StagedJobs
 from adapters.memory.repositories import InMemoryItemRepository, InMemoryUserRepository, _Staged
@@ -26,6 +27,10 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._items = _Staged[Item](store.items)
         self.users = InMemoryUserRepository(self._users, self._items)
         self.items = InMemoryItemRepository(self._items)
+        self._attachments = StagedAttachments(store.attachments)
+        self.attachments = InMemoryAttachmentRepository(
+            self._attachments, lambda item_id: self._items.get(item_id) is not None
+        )
         self._refresh = _Staged[RefreshToken](store.refresh_tokens)
         self._reset = _Staged[PasswordResetToken](store.reset_tokens)
         self.refresh_tokens = InMemoryRefreshTokenRepository(self._refresh)
@@ -47,6 +52,7 @@ class InMemoryUnitOfWork(UnitOfWork):
     async def _commit(self) -> None:
         for table in self._tables():
             table.apply()
+        self._attachments.apply()
         self._idempotency.apply()
         self._jobs.apply()
         self.committed = True
@@ -54,6 +60,7 @@ class InMemoryUnitOfWork(UnitOfWork):
     async def _rollback(self) -> None:
         for table in self._tables():
             table.changes.clear()
+        self._attachments.discard()
         self._idempotency.discard()
         self._jobs.discard()
 

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -188,4 +189,23 @@ jobs = Table(
     # expired leases are taken over, are a short range of their own (one per busy worker).
     Index(None, "state", "run_after", "id"),
     Index(None, "created_at", "id"),  # `portico jobs list`, newest first
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    # The record of a file kept with an item; its bytes are in the blob store, under
+    # "attachments/<id>". Written only once the bytes are stored.
+    Column("id", StdUuid, primary_key=True),
+    # A safety net: the use cases delete an item's attachments (announcing each, so that a job
+    # removes the bytes) before the item; the cascade only catches what they did not.
+    Column("item_id", StdUuid, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("owner_id", StdUuid, nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("size >= 1", name="size_positive"),
+    Index(None, "item_id", "created_at", "id"),
 )

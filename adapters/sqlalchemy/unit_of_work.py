@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sqlalchemy.attachments import SqlAlchemyAttachmentRepository
 from adapters.sqlalchemy.idempotency import SqlAlchemyIdempotencyRecords
 from adapters.sqlalchemy.jobs import SqlAlchemyJobOutbox
 from adapters.sqlalchemy.repositories import SqlAlchemyItemRepository, SqlAlchemyUserRepository
@@ -28,6 +29,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self._tx = Transaction()
         self.users = SqlAlchemyUserRepository(self._tx)
         self.items = SqlAlchemyItemRepository(self._tx)
+        self.attachments = SqlAlchemyAttachmentRepository(self._tx)
         self.refresh_tokens = SqlAlchemyRefreshTokenRepository(self._tx)
         self.reset_tokens = SqlAlchemyPasswordResetTokenRepository(self._tx)
         self.idempotency = SqlAlchemyIdempotencyRecords(self._tx, engine.dialect.name)

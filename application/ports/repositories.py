@@ -1,9 +1,10 @@
 """Repository ports: collections of aggregates. Repositories never commit."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Protocol
 from uuid import UUID
 
+from domain.attachments import Attachment
 from domain.items import Item
 from domain.users import EmailAddress, User
 
@@ -96,4 +97,37 @@ class ItemRepository(Protocol):
 
     def stream_for_owner(self, owner_id: UUID) -> AsyncIterator[Item]:
         """Yield every item of the owner, oldest first, holding few in memory at once."""
+        ...
+
+
+class AttachmentRepository(Protocol):
+    """The records of every item's attachments (their bytes are in the BlobStore), oldest
+    first. Deleting an item deletes its attachments' records too."""
+
+    async def add(self, attachment: Attachment) -> None:
+        """Stage a new attachment of an existing item. Raises Conflict if the item is gone."""
+        ...
+
+    async def get(self, item_id: UUID, attachment_id: UUID) -> Attachment | None:
+        """Return the attachment with that id if it belongs to that item, else None."""
+        ...
+
+    async def list_for_item(self, item_id: UUID) -> list[Attachment]:
+        """Return every attachment of the item, oldest first."""
+        ...
+
+    async def list_for_items(self, item_ids: Collection[UUID]) -> list[Attachment]:
+        """Return every attachment of these items, oldest first (one read for a batch)."""
+        ...
+
+    async def count_for_item(self, item_id: UUID) -> int:
+        """Return how many attachments the item has."""
+        ...
+
+    async def existing(self, attachment_ids: Collection[UUID]) -> set[UUID]:
+        """Return those of `attachment_ids` that have a record (the orphan sweep asks)."""
+        ...
+
+    async def delete(self, attachment: Attachment) -> None:
+        """Stage the removal of the attachment's record (deleting a missing one is no error)."""
         ...

@@ -10,7 +10,7 @@ from typing import Protocol, Self, TypeVar
 
 from application.ports.idempotency import IdempotencyRecords
 from application.ports.jobs import JobOutbox, NewJob
-from application.ports.repositories import ItemRepository, UserRepository
+from application.ports.repositories import AttachmentRepository, ItemRepository, UserRepository
 from application.ports.sessions import PasswordResetTokenRepository, RefreshTokenRepository
 from domain.events import DomainEvent
 
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 class Aggregate(Protocol):
-    """An entity that records the events of its changes (`Item`, `User`)."""
+    """An entity that records the events of its changes (`Item`, `User`, `Attachment`)."""
 
     events: list[DomainEvent]
 
@@ -52,6 +52,7 @@ class UnitOfWork(ABC):
 
     users: UserRepository
     items: ItemRepository
+    attachments: AttachmentRepository
     refresh_tokens: RefreshTokenRepository
     reset_tokens: PasswordResetTokenRepository
     idempotency: IdempotencyRecords

@@ -7,18 +7,19 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from entrypoints.container import Container, close_resources, open_resources
 from entrypoints.http.clients import ClientAddressResolver
+from entrypoints.http.cors import ProblemCORSMiddleware
 from entrypoints.http.errors import install_error_handlers
+from entrypoints.http.head import HeadMiddleware
 from entrypoints.http.middleware import (
     REQUEST_ID_HEADER,
     BodySizeLimitMiddleware,
     RequestIdMiddleware,
 )
 from entrypoints.http.openapi import PorticoAPI
-from entrypoints.http.routers import auth, health, items, items_v2, users, ws
+from entrypoints.http.routers import attachments, auth, health, items, items_v2, users, ws
 
 DESCRIPTION = """Users and their items over a versioned REST API.
 
@@ -35,16 +36,24 @@ TAGS = [
     {"name": "users", "description": "Your account; superusers administer everyone's."},
     {"name": "items", "description": "Items, API v1 (the collection is deprecated)."},
     {"name": "items v2", "description": "Items, API v2: keyset-paged collection."},
+    {
+        "name": "attachments",
+        "description": "Files kept with an item: streamed uploads, ranged downloads.",
+    },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
 _EXPOSED = [REQUEST_ID_HEADER, "ETag", "Location", "X-Total-Count", "Link", "Deprecation"]
+_EXPOSED += ["Retry-After", "WWW-Authenticate"]  # 429/503 and 401 answers
+_EXPOSED += ["Content-Disposition", "Content-Range", "Accept-Ranges"]  # attachment downloads
 _ALLOWED = [
     "Authorization",
     "Content-Type",
     "If-Match",
     "If-None-Match",
     "Idempotency-Key",
+    "Range",
+    "If-Range",
     REQUEST_ID_HEADER,
 ]
 
@@ -84,17 +93,22 @@ def create_app(container: Container) -> FastAPI:
     app.state.hub = container.live_updates()
     app.state.client_addresses = ClientAddressResolver(settings.trusted_proxies)
     install_error_handlers(app)
-    for module in (items, items_v2, users, auth, health, ws):  # the hot paths are matched first
+    for module in (items, items_v2, attachments, users, auth, health, ws):  # hot paths first
         app.include_router(module.router)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            ProblemCORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=_ALLOWED,
             expose_headers=_EXPOSED,
             max_age=600,
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_body_bytes,
+        own_limits=[attachments.UPLOAD_ROUTE],  # bounded by MAX_UPLOAD_BYTES, as it streams
+    )
+    app.add_middleware(HeadMiddleware)  # all inside it see a GET
     app.add_middleware(RequestIdMiddleware)  # added last, so outermost: ids on CORS answers too
     return app

@@ -23,8 +23,13 @@ from application.use_cases.accounts.password_recovery import RequestPasswordReco
 from application.use_cases.accounts.refresh_grant import RefreshGrantHandler
 from application.use_cases.accounts.register_user import RegisterUserHandler
 from application.use_cases.accounts.reset_password import ResetPasswordHandler
+from application.use_cases.attachments.delete_attachment import DeleteAttachmentHandler
+from application.use_cases.attachments.download_attachment import DownloadAttachmentHandler
+from application.use_cases.attachments.list_attachments import ListAttachmentsHandler
+from application.use_cases.attachments.upload_attachment import UploadAttachmentHandler
 from application.use_cases.items.create_item import CreateItemHandler
 from application.use_cases.items.delete_item import DeleteItemHandler
+from application.use_cases.items.export_items import ExportItemsHandler
 from application.use_cases.items.get_item import GetItemHandler
 from application.use_cases.items.list_items import ListItemsHandler
 from application.use_cases.items.list_items_by_cursor import ListItemsByCursorHandler
@@ -109,3 +114,16 @@ ListItemsByCursor = Annotated[
 ]
 UpdateItem = Annotated[UpdateItemHandler, Depends(_handler(lambda c: c.update_item()))]
 DeleteItem = Annotated[DeleteItemHandler, Depends(_handler(lambda c: c.delete_item()))]
+ExportItems = Annotated[ExportItemsHandler, Depends(_handler(lambda c: c.export_items()))]
+UploadAttachment = Annotated[
+    UploadAttachmentHandler, Depends(_handler(lambda c: c.upload_attachment()))
+]
+ListAttachments = Annotated[
+    ListAttachmentsHandler, Depends(_handler(lambda c: c.list_attachments()))
+]
+DownloadAttachment = Annotated[
+    DownloadAttachmentHandler, Depends(_handler(lambda c: c.download_attachment()))
+]
+DeleteAttachment = Annotated[
+    DeleteAttachmentHandler, Depends(_handler(lambda c: c.delete_attachment()))
+]

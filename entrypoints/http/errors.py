@@ -17,13 +17,22 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import Match
 
 from application import errors as app_errors
 from domain import errors as domain
+from entrypoints.http.downloads import RangeNotSatisfiable
 from entrypoints.http.middleware import REQUEST_ID_HEADER
 from entrypoints.http.oauth import NO_STORE, InvalidRequest, OAuthError, UnsupportedGrantType
+from entrypoints.http.uploads import (
+    FILE_FIELD,
+    BadFilePart,
+    MalformedUpload,
+    NotMultipart,
+    UnreadableUpload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +54,15 @@ def _invalid_token(_: BaseException) -> dict[str, str]:
 
 def _retry_after(exc: BaseException) -> dict[str, str]:
     return {"Retry-After": str(getattr(exc, "retry_after", 5))}
+
+
+def _close(_: BaseException) -> dict[str, str]:
+    """The rest of the body is not read: the connection goes with the answer."""
+    return {"Connection": "close"}
+
+
+def _unsatisfied_range(exc: BaseException) -> dict[str, str]:
+    return {"Content-Range": f"bytes */{getattr(exc, 'size', 0)}"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +92,17 @@ ERRORS: dict[type[BaseException], Outcome] = {
     app_errors.InvalidToken: Outcome(401, "Invalid token", "invalid-token", _invalid_token),
     app_errors.InvalidCursor: Outcome(422, "Invalid cursor", "invalid-cursor"),
     app_errors.InvalidPage: Outcome(422, "Invalid page", "invalid-page"),
+    app_errors.AttachmentLimitReached: Outcome(
+        409, "Too many attachments", "attachment-limit-reached"
+    ),
+    app_errors.UploadTooLarge: Outcome(413, "Upload too large", "upload-too-large", _close),
+    app_errors.EmptyUpload: Outcome(415, "Empty upload", "empty-upload"),
+    RangeNotSatisfiable: Outcome(
+        416, "Range not satisfiable", "range-not-satisfiable", _unsatisfied_range
+    ),
+    NotMultipart: Outcome(415, "Unsupported media type", "unsupported-media-type"),
+    MalformedUpload: Outcome(422, "Malformed upload", "malformed-upload", loc=("body",)),
+    BadFilePart: Outcome(422, "Invalid file part", "invalid-file-part", loc=("body", FILE_FIELD)),
     app_errors.IdempotencyKeyReused: Outcome(
         422, "Idempotency key reused", "idempotency-key-reused", loc=IDEMPOTENCY_KEY_LOC
     ),
@@ -174,8 +203,23 @@ async def _http(request: Request, exc: Exception) -> Response:
     return problem(exc.status_code, detail, headers=headers)
 
 
+def _body_not_json(request: Request, exc: RequestValidationError) -> bool:
+    """A JSON body route was sent a body of another declared type (`text/plain`, a form)."""
+    declared = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if not declared or declared == "application/json" or declared.endswith("+json"):
+        return False
+    return any(error["loc"][:1] == ("body",) for error in exc.errors())
+
+
 async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if _body_not_json(request, exc):
+        return problem(
+            415,
+            "the request body must be JSON (Content-Type: application/json)",
+            title="Unsupported media type",
+            type_=PROBLEM_TYPE_BASE + "unsupported-media-type",
+        )
     # Only where and why: never the rejected input or pydantic's `ctx`, which may echo it.
     errors = [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
     detail = "the request is not valid; see errors"
@@ -186,6 +230,13 @@ async def _validation(request: Request, exc: Exception) -> Response:
         type_=PROBLEM_TYPE_BASE + "invalid-request",
         errors=errors,
     )
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client went away while its body was being read (an upload cut off): nothing to
+    answer, and no error of the service's."""
+    log.info("%s %s: the client went away mid-body", request.method, request.url.path)
+    return Response(status_code=400)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -200,8 +251,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Route every exception the app can raise to the one table above (or to a generic 500)."""
-    for root in (app_errors.ApplicationError, domain.DomainError, OAuthError):
+    roots = (app_errors.ApplicationError, domain.DomainError, OAuthError)
+    for root in (*roots, RangeNotSatisfiable, UnreadableUpload):
         app.add_exception_handler(root, _mapped)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(Exception, _unexpected)

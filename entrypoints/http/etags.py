@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from application.errors import PreconditionFailed
+MAX_VERSION_DIGITS = 18
 
 
 def _tags(header: str) -> list[str]:
@@ -18,23 +18,22 @@ def none_match(header: str | None, current: str) -> bool:
     return any(tag == "*" or tag.removeprefix("W/") == current for tag in _tags(header))
 
 
-def expected_version(header: str | None, item_id: UUID) -> int | None:
-    """The version an `If-Match` header asks for; None when absent or `*`.
+def expected_versions(header: str | None, item_id: UUID) -> frozenset[int] | None:
+    """The versions an `If-Match` header accepts; None when absent or `*` (any current one).
 
-    Strong comparison: a weak, malformed or foreign tag can never match, so it is a 412
-    before anything changes. One version only: the use case checks a single expectation.
+    Strong comparison (RFC 9110 §13.1.1): the request goes ahead if the item is at any of the
+    listed versions of this item. A weak, malformed or foreign tag can never match; a list
+    of only such tags accepts no version, so the request is a 412 and nothing changes.
     """
-    if header is None or header.strip() == "*":
+    if header is None:
+        return None
+    tags = _tags(header)
+    if "*" in tags:
         return None
     prefix = f'"{item_id}.'
-    versions = {
-        tag[len(prefix) : -1]
-        for tag in _tags(header)
-        if tag.startswith(prefix) and tag.endswith('"')
-    }
-    if len(versions) != 1:
-        raise PreconditionFailed("If-Match must name exactly one version of this item")
-    version = versions.pop()
-    if not (version.isascii() and version.isdigit()) or len(version) > 18:
-        raise PreconditionFailed("If-Match does not name a version of this item")
-    return int(version)
+    versions = (
+        tag[len(prefix) : -1] for tag in tags if tag.startswith(prefix) and tag.endswith('"')
+    )
+    return frozenset(
+        int(v) for v in versions if v.isascii() and v.isdigit() and len(v) <= MAX_VERSION_DIGITS
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from contextvars import ContextVar
 from uuid import uuid4
 
@@ -69,13 +70,20 @@ class BodySizeLimitMiddleware:
     A declared `Content-Length` over the limit is refused unread; a body sent without one is
     counted as it arrives and cut off at the limit, so no request can make the app hold more
     than `max_bytes` of it in memory (OWASP API4: unrestricted resource consumption).
+
+    `own_limits` names the routes, as `(method, path template)`, that bound their bodies
+    themselves and stream them rather than hold them (the attachment upload: MAX_UPLOAD_BYTES,
+    counted as it arrives). Exactly those method-and-path pairs pass through unlimited here.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, own_limits: Iterable[tuple[str, str]] = ()
+    ) -> None:
         self.app, self.max_bytes = app, max_bytes
+        self._own = [(method, _template_pattern(path)) for method, path in own_limits]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self._bounds_its_own_body(scope):
             await self.app(scope, receive, send)
             return
         if self._over(_declared_length(scope)):
@@ -109,6 +117,17 @@ class BodySizeLimitMiddleware:
 
     def _over(self, length: int | None) -> bool:
         return length is not None and length > self.max_bytes
+
+    def _bounds_its_own_body(self, scope: Scope) -> bool:
+        method, path = scope["method"], scope["path"]
+        return any(method == own and pattern.match(path) for own, pattern in self._own)
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """A route template (`/items/{item_id}/attachments`) as a whole-path pattern in which each
+    parameter is one non-empty path segment."""
+    literals = re.split(r"\{[^{}/]+\}", template)
+    return re.compile("[^/]+".join(map(re.escape, literals)) + r"\Z")
 
 
 def _declared_length(scope: Scope) -> int | None:

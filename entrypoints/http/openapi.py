@@ -17,6 +17,10 @@ _PROBLEMS = {
     404: "No such resource visible to the caller (another user's answers the same).",
     409: "The change conflicts with stored data.",
     412: "`If-Match` does not match the current version; nothing was changed.",
+    413: "The body is over its limit (an upload: MAX_UPLOAD_BYTES); it was not read further"
+    " and nothing was kept.",
+    415: "The body is not of a supported type (an upload: not multipart, or an empty file).",
+    416: "The range starts past the end: `Content-Range: bytes */<size>` gives the size.",
     422: "The request is invalid: see `errors` (the rejected values are never echoed).",
     429: "Too many requests: retry after `Retry-After` seconds.",
     503: "A dependency is unavailable, or password hashing is saturated: retry after"

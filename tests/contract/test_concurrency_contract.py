@@ -79,8 +79,8 @@ async def test_two_concurrent_updates_at_one_version_have_exactly_one_winner(
 ) -> None:
     actor, item, update = await _owned_item(uow_factory)
     results = await outcomes(
-        update(UpdateItem(actor, item.id, title="First", expected_version=1)),
-        update(UpdateItem(actor, item.id, title="Second", expected_version=1)),
+        update(UpdateItem(actor, item.id, title="First", expected_versions=frozenset({1}))),
+        update(UpdateItem(actor, item.id, title="Second", expected_versions=frozenset({1}))),
     )
     assert results == sorted(["ok", PreconditionFailed.__name__])
     async with uow_factory() as uow:
@@ -143,7 +143,9 @@ async def test_clients_racing_with_an_expected_version_have_one_winner_per_versi
                 seen = await uow.items.get(item.id)
             assert seen is not None
             await all_read.wait()
-            change = UpdateItem(actor, item.id, title=f"{n}.{k}", expected_version=seen.version)
+            change = UpdateItem(
+                actor, item.id, title=f"{n}.{k}", expected_versions=frozenset({seen.version})
+            )
             attempts.append((seen.version, await _outcome(update(change))))
             await all_tried.wait()
 

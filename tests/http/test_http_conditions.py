@@ -6,9 +6,8 @@ import uuid
 
 import pytest
 
-from application.errors import PreconditionFailed
 from entrypoints.http.clients import ClientAddressResolver
-from entrypoints.http.etags import expected_version, none_match
+from entrypoints.http.etags import expected_versions, none_match
 
 ID = uuid.UUID("0193a5c4-01b2-7d4e-8f60-5a4b3c2d1e0f")
 TAG = f'"{ID}.3"'
@@ -31,9 +30,20 @@ def test_if_none_match_uses_weak_comparison(header: str | None, matches: bool):
     assert none_match(header, TAG) is matches
 
 
-@pytest.mark.parametrize(("header", "version"), [(None, None), ("*", None), (TAG, 3)])
-def test_if_match_names_the_expected_version(header: str | None, version: int | None):
-    assert expected_version(header, ID) == version
+@pytest.mark.parametrize(
+    ("header", "versions"),
+    [
+        (None, None),
+        ("*", None),
+        ('"a", *', None),
+        (TAG, {3}),
+        (f'"{ID}.7", "{ID}.1"', {1, 7}),  # any match will do (RFC 9110 §13.1.1)
+        (f'"{uuid.uuid4()}.1", {TAG}', {3}),  # another resource's tag never matches
+    ],
+)
+def test_if_match_accepts_every_version_of_this_item_it_lists(header, versions):
+    expected = None if versions is None else frozenset(versions)
+    assert expected_versions(header, ID) == expected
 
 
 @pytest.mark.parametrize(
@@ -46,17 +56,11 @@ def test_if_match_names_the_expected_version(header: str | None, version: int | 
         f'"{ID}."',
         f'"{ID}.-1"',
         f'"{ID}.{"9" * 40}"',
-        f'"{ID}.1", "{ID}.2"',
         "",
     ],
 )
-def test_if_match_that_can_never_match_is_a_precondition_failure(header: str):
-    with pytest.raises(PreconditionFailed):
-        expected_version(header, ID)
-
-
-def test_if_match_takes_this_items_tag_from_a_list():
-    assert expected_version(f'"{uuid.uuid4()}.1", {TAG}', ID) == 3
+def test_if_match_that_can_never_match_accepts_no_version(header: str):
+    assert expected_versions(header, ID) == frozenset()
 
 
 @pytest.mark.parametrize(

@@ -95,8 +95,8 @@ async def test_answers_a_trailing_slash_with_404_not_a_redirect(client: httpx.As
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("PUT", f"{ITEMS}/{uuid.uuid4()}", {"GET", "PATCH", "DELETE"}),
-        ("DELETE", ITEMS, {"GET", "POST"}),
+        ("PUT", f"{ITEMS}/{uuid.uuid4()}", {"GET", "HEAD", "PATCH", "DELETE"}),
+        ("DELETE", ITEMS, {"GET", "HEAD", "POST"}),
     ],
 )
 async def test_answers_a_wrong_method_with_405_and_allow(

@@ -121,7 +121,7 @@ async def test_updates_when_if_match_names_the_current_version(
 
 @pytest.mark.parametrize(
     "if_match",
-    ["{stale}", "W/{current}", "{current_unquoted}", "garbage", '"{other}.1"', '"{id}.abc"'],
+    ["{stale}", "W/{current}", '"{other}.1"', '"{id}.abc"', '"{other}.1", {stale}'],
 )
 async def test_returns_412_and_changes_nothing_when_if_match_does_not_match(
     client: httpx.AsyncClient, make_item, alice, if_match: str
@@ -140,6 +140,65 @@ async def test_returns_412_and_changes_nothing_when_if_match_does_not_match(
     response = await client.patch(
         url, json={"title": "v3"}, headers={**alice.headers, "If-Match": header}
     )
+
+    assert response.status_code == 412
+    assert response.headers["content-type"] == "application/problem+json"
+    assert (await client.get(url, headers=alice.headers)).json() == current
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+@pytest.mark.parametrize("if_match", ["{current_unquoted}", "garbage", "", '"{id}.1" "x"'])
+async def test_a_malformed_if_match_is_422_and_changes_nothing(
+    client: httpx.AsyncClient, make_item, alice, if_match: str, method: str
+):
+    item = await make_item(alice)
+    url = f"{ITEMS}/{item['id']}"
+    header = if_match.format(current_unquoted=etag(item).strip('"'), id=item["id"])
+
+    response = await client.request(
+        method, url, json={"title": "v2"} if method == "PATCH" else None,
+        headers={**alice.headers, "If-Match": header},
+    )  # fmt: skip
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["header", "if-match"]
+    assert (await client.get(url, headers=alice.headers)).json() == item
+
+
+async def test_updates_when_any_tag_of_an_if_match_list_matches(
+    client: httpx.AsyncClient, make_item, alice
+):
+    item = await make_item(alice)
+    url = f"{ITEMS}/{item['id']}"
+    header = f'"{item["id"]}.7", {etag(item)}'
+
+    response = await client.patch(
+        url, json={"title": "x"}, headers={**alice.headers, "If-Match": header}
+    )
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("if_match", ["*", "{current}", '"{id}.9", {current}'])
+async def test_deletes_when_if_match_matches(client: httpx.AsyncClient, make_item, alice, if_match):
+    item = await make_item(alice)
+    url = f"{ITEMS}/{item['id']}"
+    header = if_match.format(current=etag(item), id=item["id"])
+
+    response = await client.delete(url, headers={**alice.headers, "If-Match": header})
+
+    assert response.status_code == 204
+    assert (await client.get(url, headers=alice.headers)).status_code == 404
+
+
+async def test_a_delete_with_a_stale_if_match_is_412_and_keeps_the_item(
+    client: httpx.AsyncClient, make_item, alice
+):
+    item = await make_item(alice)
+    url = f"{ITEMS}/{item['id']}"
+    current = (await client.patch(url, json={"title": "v2"}, headers=alice.headers)).json()
+
+    response = await client.delete(url, headers={**alice.headers, "If-Match": etag(item)})
 
     assert response.status_code == 412
     assert response.headers["content-type"] == "application/problem+json"

@@ -104,3 +104,10 @@ async def test_returns_401_without_a_token(client: httpx.AsyncClient):
 
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_a_cursor_the_schema_refuses_is_named_in_errors(client: httpx.AsyncClient, alice):
+    for bad in ("not a cursor!", "AAAA", "A" * 44):
+        response = await client.get(ITEMS, params={"cursor": bad}, headers=alice.headers)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["query", "cursor"]

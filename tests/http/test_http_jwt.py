@@ -194,7 +194,17 @@ async def test_rejects_a_token_missing_a_required_claim(
         {"jti": ""},
         {"jti": 42},
     ],
-    ids=["future-nbf", "future-iat", "expired", "wrong-iss", "wrong-aud", "typ-refresh", "sub", "jti", "jti-int"],
+    ids=[
+        "future-nbf",
+        "future-iat",
+        "expired",
+        "wrong-iss",
+        "wrong-aud",
+        "typ-refresh",
+        "sub",
+        "jti",
+        "jti-int",
+    ],
 )
 async def test_rejects_a_token_with_a_bad_claim(
     client: httpx.AsyncClient, forger: Forger, alice, changes: dict[str, Any]

@@ -24,12 +24,12 @@ PROTECTED = {
     ("get", "/api/v1/items"): {"200", "401", "422"},
     ("get", "/api/v1/items/{item_id}"): {"200", "304", "401", "404", "422"},
     ("patch", "/api/v1/items/{item_id}"): {"200", "401", "404", "412", "422"},
-    ("delete", "/api/v1/items/{item_id}"): {"204", "401", "404", "422"},
+    ("delete", "/api/v1/items/{item_id}"): {"204", "401", "404", "412", "422"},
     ("post", "/api/v2/items"): {"201", "401", "422"},
     ("get", "/api/v2/items"): {"200", "401", "422"},
     ("get", "/api/v2/items/{item_id}"): {"200", "304", "401", "404", "422"},
     ("patch", "/api/v2/items/{item_id}"): {"200", "401", "404", "412", "422"},
-    ("delete", "/api/v2/items/{item_id}"): {"204", "401", "404", "422"},
+    ("delete", "/api/v2/items/{item_id}"): {"204", "401", "404", "412", "422"},
 }
 PUBLIC = {
     ("post", "/api/v1/auth/register"): {"201", "409", "422", "429", "503"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -249,3 +250,218 @@ async def test_an_outage_during_the_handshake_says_try_again_later_not_bad_token
             assert await _closed_with(ws) == 1013
     finally:
         container.authenticate.reset_override()
+
+
+# --- leaving early, same origin, refused schemes, close reasons -------------------------------
+
+
+async def _closed_reason(ws, timeout: float = 2.0) -> tuple[int, str]:
+    """Read until the server closes the socket; return the close code and reason."""
+
+    async def read_until_closed() -> None:
+        while True:
+            await ws.receive_text(timeout=timeout)
+
+    with pytest.raises(WebSocketDisconnect) as closed:
+        await read_until_closed()
+    return closed.value.code, closed.value.reason
+
+
+@asynccontextmanager
+async def _served(app: object) -> AsyncIterator[tuple[str, object]]:
+    """The app behind a real uvicorn server on a free loopback port: `(ws_url, server)`."""
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, lifespan="off", log_config=None)  # type: ignore[arg-type]
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        yield f"ws://127.0.0.1:{sock.getsockname()[1]}/api/v1/ws", server
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def _settled(server) -> None:
+    """Wait until the server runs no connection's ASGI task any more."""
+    for _ in range(200):
+        if not server.server_state.tasks:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the server's tasks did not finish")
+
+
+async def _leave_at_once(ws, alice) -> None:
+    """Connected and accepted, and gone without an auth message."""
+
+
+async def _leave_after_a_bad_message(ws, alice) -> None:
+    await ws.send("not json")  # the service is about to close saying why: nobody will hear it
+
+
+async def _leave_after_ready(ws, alice) -> None:
+    token = alice.headers["Authorization"].split()[1]
+    await ws.send(json.dumps({"type": "auth", "access_token": token}))
+    assert json.loads(await ws.recv()) == {"type": "ready"}
+
+
+@pytest.mark.parametrize("leave", [_leave_at_once, _leave_after_a_bad_message, _leave_after_ready])
+async def test_a_client_that_leaves_is_let_go_quietly(app, alice, caplog, leave):
+    from websockets.asyncio.client import connect as ws_connect
+
+    async with _served(app) as (url, server):
+        with caplog.at_level(logging.INFO):
+            async with ws_connect(url) as ws:
+                await leave(ws, alice)
+            await _settled(server)
+
+    # asyncio's "Task exception was never retrieved" comes whenever a task is collected (the
+    # rate limiter's memory storage leaves some): no record of this socket's.
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name != "asyncio"]
+    assert [r.getMessage() for r in errors] == []
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def app_without_cors(container: Container) -> AsyncIterator[object]:
+    """The app over the module's database with the default, empty CORS_ORIGINS."""
+    from tests.http.conftest import make_container, test_settings
+
+    database_url = container.settings().database_url
+    own = make_container(test_settings(database_url, cors_origins=[]))
+    async with LifespanManager(create_app(own)) as manager:
+        yield manager.app
+
+
+@pytest.mark.parametrize(
+    ("host", "origin"),
+    [
+        (None, "http://test"),
+        ("api.example:8443", "http://api.example:8443"),
+        ("API.example", "http://api.example"),
+        ("api.example:80", "http://api.example"),
+        ("api.example", "http://api.example:80"),
+    ],
+)
+async def test_a_page_of_the_apis_own_origin_may_connect_with_no_cors_origins(
+    app_without_cors, alice, host, origin
+):
+    headers = {**alice.headers, "Origin": origin, **({"Host": host} if host else {})}
+    async with connect(app_without_cors, headers=headers) as ws:
+        assert await _next(ws) == {"type": "ready"}
+
+
+@pytest.mark.parametrize(
+    ("host", "origin"),
+    [
+        (None, "https://test"),  # another scheme is another origin
+        (None, "http://test:8000"),
+        (None, "http://test.evil.example"),
+        (None, "null"),
+        ("api.example", "https://app.example"),
+        ("api.example", "http://api.example.evil"),
+    ],
+)
+async def test_any_other_origin_is_still_refused_with_no_cors_origins(
+    app_without_cors, alice, host, origin
+):
+    headers = {**alice.headers, "Origin": origin, **({"Host": host} if host else {})}
+    await _refused(app_without_cors, headers=headers)
+
+
+async def test_the_apis_own_origin_may_connect_beside_the_listed_ones(app, alice):
+    async with connect(app, headers={**alice.headers, "Origin": "http://test"}) as ws:
+        assert await _next(ws) == {"type": "ready"}
+
+
+@pytest.mark.parametrize(
+    # An empty "Bearer " arrives as "Bearer": trailing whitespace is no part of a field value.
+    "authorization",
+    ["Basic dXNlcjpwYXNzd29yZA==", "Bearer", "Token abc", "abc"],
+)
+async def test_an_authorization_header_that_is_no_bearer_token_refuses_the_handshake(
+    app, authorization
+):
+    await _refused(app, headers={"Authorization": authorization})
+
+
+async def test_a_socket_whose_token_expires_is_closed_saying_token_expired(app, container, alice):
+    from datetime import timedelta
+
+    expires_at = container.clock().now() + timedelta(seconds=1)
+    token = _with_expiry(container, alice.id, expires_at)
+    async with connect(app, headers={"Authorization": f"Bearer {token}"}) as ws:
+        assert await _next(ws) == {"type": "ready"}
+        assert await _closed_reason(ws, timeout=5) == (1008, "token expired")
+
+
+async def test_logout_closes_the_socket_saying_logged_out(app, client, new_account):
+    account = await new_account()
+    async with connect(app, headers=account.headers) as ws:
+        assert await _next(ws) == {"type": "ready"}
+        assert (
+            await client.post("/api/v1/auth/logout", headers=account.headers)
+        ).status_code == 204
+        assert await _closed_reason(ws) == (1008, "logged out")
+
+
+async def test_deactivation_closes_the_socket_saying_account_deactivated(
+    app, client, admin, new_account
+):
+    account = await new_account()
+    async with connect(app, headers=account.headers) as ws:
+        assert await _next(ws) == {"type": "ready"}
+        response = await client.patch(
+            f"/api/v1/users/{account.id}", json={"is_active": False}, headers=admin.headers
+        )
+        assert response.status_code == 200, response.text
+        assert await _closed_reason(ws) == (1008, "account deactivated")
+
+
+async def test_a_role_change_closes_the_socket_saying_role_changed(app, client, admin, new_account):
+    account = await new_account()
+    async with connect(app, headers=account.headers) as ws:
+        assert await _next(ws) == {"type": "ready"}
+        response = await client.patch(
+            f"/api/v1/users/{account.id}", json={"is_superuser": True}, headers=admin.headers
+        )
+        assert response.status_code == 200, response.text
+        assert await _closed_reason(ws) == (1008, "role changed")
+
+
+async def test_a_late_auth_message_closes_saying_authentication_timeout(app, monkeypatch):
+    monkeypatch.setattr(ws_route, "AUTH_TIMEOUT_SECONDS", 0.2)
+    async with connect(app) as ws:
+        assert await _closed_reason(ws) == (1008, "authentication timeout")
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        (json.dumps({"type": "auth", "access_token": "x"}), "invalid token"),
+        ("not json", "auth message expected"),
+        (json.dumps({"type": "hello"}), "auth message expected"),
+        (json.dumps({"type": "auth"}), "auth message expected"),
+    ],
+)
+async def test_a_bad_first_message_closes_saying_what_was_wrong(app, message, reason):
+    async with connect(app) as ws:
+        await ws.send_text(message)
+        assert await _closed_reason(ws) == (1008, reason)
+
+
+async def test_an_expired_token_in_the_first_message_closes_saying_token_expired(
+    app, container, alice
+):
+    from datetime import timedelta
+
+    token = _with_expiry(container, alice.id, container.clock().now() - timedelta(minutes=5))
+    async with connect(app) as ws:
+        await ws.send_text(json.dumps({"type": "auth", "access_token": token}))
+        assert await _closed_reason(ws) == (1008, "token expired")

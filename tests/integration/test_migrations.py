@@ -24,6 +24,7 @@ TABLES = {
     "access_revocations",
     "idempotency_keys",
     "jobs",
+    "attachments",
 }
 INDEXES = {
     "users": {"ix_users_created_at_id"},
@@ -33,6 +34,7 @@ INDEXES = {
     "access_revocations": {"ix_access_revocations_expires_at"},
     "idempotency_keys": {"ix_idempotency_keys_expires_at"},
     "jobs": {"ix_jobs_state_run_after_id", "ix_jobs_created_at_id"},
+    "attachments": {"ix_attachments_item_id_created_at_id"},
 }
 
 

@@ -20,7 +20,7 @@ class UpdateItem:
     item_id: UUID
     title: str | Unset = UNSET
     description: str | Unset | None = UNSET
-    expected_version: int | None = None
+    expected_versions: frozenset[int] | None = None
 
 
 class UpdateItemHandler:
@@ -41,7 +41,7 @@ class UpdateItemHandler:
                 item.update(
                     title=cmd.title,
                     description=cmd.description,
-                    expected_version=cmd.expected_version,
+                    expected_versions=cmd.expected_versions,
                     now=self._clock.now(),
                 )
             except StaleVersion as exc:

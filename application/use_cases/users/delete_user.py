@@ -8,6 +8,7 @@ from application.ports import Clock
 from application.ports.types import UnitOfWorkFactory
 from application.services.revocation import SessionRevoker
 from application.services.user_access import load_user_for, require_superuser
+from application.use_cases.attachments.of_items import delete_attachments_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,12 +23,14 @@ BATCH = 200
 
 
 class DeleteUserHandler:
-    """Removes the user, their items and sessions; their tokens stop working at once.
+    """Removes the user, their items (with their attachments) and sessions; their tokens stop
+    working at once.
 
     Sessions are revoked first; items then go in batches, each deletion announced (so caches
-    forget the item and subscribers hear of it) and each batch committed on its own, so a
-    user with any number of items costs bounded memory; the account goes last. Should it
-    stop half-way, the account is still there and deleting it again finishes the job.
+    forget the item and subscribers hear of it, and a job removes each attachment's bytes)
+    and each batch committed on its own, so a user with any number of items costs bounded
+    memory; the account goes last. Should it stop half-way, the account is still there and
+    deleting it again finishes the job.
     """
 
     def __init__(self, uow: UnitOfWorkFactory, revoker: SessionRevoker, clock: Clock) -> None:
@@ -48,10 +51,12 @@ class DeleteUserHandler:
             await uow.commit()
 
     async def _delete_some_items(self, owner_id: UUID) -> bool:
-        """Delete (and announce) up to BATCH of the owner's items; False when none were left."""
+        """Delete (and announce) up to BATCH of the owner's items and their attachments; False
+        when none were left."""
         now = self._clock.now()
         async with self._uow() as uow:
             batch = await uow.items.list_for_owner(owner_id, skip=0, limit=BATCH)
+            await delete_attachments_of(uow, [item.id for item in batch], now)
             for item in batch:
                 item.delete(now=now)
                 await uow.items.delete(uow.track(item))

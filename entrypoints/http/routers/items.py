@@ -1,4 +1,5 @@
-"""Items, API v1: the single-item endpoints (shared with v2) and the offset-paged collection."""
+"""Items, API v1: the single-item endpoints (shared with v2), the offset-paged collection and
+the export."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
+from application.export_format import ExportFormat
 from application.paging import MAX_PAGE
 from application.use_cases.items.create_item import CreateItem
 from application.use_cases.items.delete_item import DeleteItem
+from application.use_cases.items.export_items import ExportItems
 from application.use_cases.items.get_item import GetItem
 from application.use_cases.items.list_items import ListItems
 from application.use_cases.items.update_item import UpdateItem
 from entrypoints.http import deps, etags
 from entrypoints.http.deps import CurrentUser
+from entrypoints.http.exports import DOCUMENTED, ExportResponse
 from entrypoints.http.idempotency import REUSED_OR_MALFORMED, IdempotencyKeyHeader
 from entrypoints.http.openapi import header, problems
 from entrypoints.http.rendering import JSONBody, etag, item_bodies, item_response
@@ -25,7 +29,15 @@ DEPRECATION = "@1795478400"  # RFC 9745: v1's collection is deprecated since 202
 SUCCESSOR = {"Deprecation": DEPRECATION, "Link": '</api/v2/items>; rel="successor-version"'}
 
 ItemId = Annotated[UUID, Path(description="The item's id (a malformed one is a 422).")]
-IfMatch = Annotated[str | None, Header(description='Change only at this version: `"<id>.<v>"`.')]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        pattern=r"^\s*(\*|(W/)?\"[^\"]*\"(\s*,\s*(W/)?\"[^\"]*\")*)\s*$",
+        description='Go ahead only at one of these versions: `"<id>.<v>"` (a list may name'
+        " several; `*` any). No match: 412 and nothing changes.",
+    ),
+]
 Skip = Annotated[int, Query(ge=0, le=MAX_SKIP, description="How many items to pass over.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many (1 to 100).")]
 
@@ -81,14 +93,16 @@ async def update_item(
 ) -> Response:
     """Change the fields sent (`description: null` clears it); with `If-Match`, only at that
     version."""
-    expected = etags.expected_version(if_match, item_id)
-    item = await handler(UpdateItem(actor, item_id, **body.changes(), expected_version=expected))
+    expected = etags.expected_versions(if_match, item_id)
+    item = await handler(UpdateItem(actor, item_id, **body.changes(), expected_versions=expected))
     return item_response(item)
 
 
-async def delete_item(item_id: ItemId, actor: CurrentUser, handler: deps.DeleteItem) -> Response:
-    """Delete an item."""
-    await handler(DeleteItem(actor, item_id))
+async def delete_item(
+    item_id: ItemId, actor: CurrentUser, handler: deps.DeleteItem, if_match: IfMatch = None
+) -> Response:
+    """Delete an item; with `If-Match`, only at one of the versions it names."""
+    await handler(DeleteItem(actor, item_id, etags.expected_versions(if_match, item_id)))
     return Response(status_code=204)
 
 
@@ -111,7 +125,7 @@ def add_item_routes(router: APIRouter) -> None:
     )  # fmt: skip
     router.add_api_route(
         "/{item_id}", delete_item, methods=["DELETE"], status_code=204,
-        responses=problems(401, 404, 422), **common,
+        responses=problems(401, 404, 412, 422), **common,
     )  # fmt: skip
 
 
@@ -139,6 +153,27 @@ async def list_items(
     page = await handler(ListItems(actor, skip, limit))
     headers = {"X-Total-Count": str(page.total), **SUCCESSOR}
     return JSONBody(item_bodies(page.items), headers=headers)
+
+
+ExportFormatQuery = Annotated[
+    ExportFormat, Query(alias="format", description="`ndjson` (the default) or `csv`.")
+]
+
+
+@router.get(  # before "/{item_id}", which would take "export" for a malformed id
+    "/export",
+    status_code=200,
+    response_model=None,
+    response_class=ExportResponse,
+    responses={**DOCUMENTED, **problems(401, 422, 503)},
+)
+async def export_items(
+    actor: CurrentUser, handler: deps.ExportItems, fmt: ExportFormatQuery = ExportFormat.NDJSON
+) -> Response:
+    """Every item the caller owns (a superuser too: their own), oldest first, read from one
+    snapshot and streamed as a file: NDJSON, or CSV for spreadsheets."""
+    chunks = await handler(ExportItems(actor, fmt))
+    return ExportResponse(chunks, fmt)
 
 
 add_item_routes(router)

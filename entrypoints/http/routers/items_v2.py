@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from application.cursors import CURSOR_CHARS
 from application.use_cases.items.list_items_by_cursor import ListItemsByCursor
 from entrypoints.http import deps
 from entrypoints.http.deps import CurrentUser
@@ -14,9 +15,15 @@ from entrypoints.http.rendering import JSONBody, item_bodies
 from entrypoints.http.routers.items import Limit, add_item_routes
 from entrypoints.http.schemas import ItemPage
 
+CURSOR_PATTERN = f"^[A-Za-z0-9_-]{{{CURSOR_CHARS}}}$"
+
 Cursor = Annotated[
     str | None,
-    Query(max_length=256, description="`next_cursor` of the previous page; omit for the first."),
+    Query(
+        pattern=CURSOR_PATTERN,
+        description="`next_cursor` of the previous page (opaque, URL-safe base64); omit for"
+        " the first. A cursor that was not handed out, or another user's, is a 422.",
+    ),
 ]
 
 router = APIRouter(prefix="/api/v2/items", tags=["items v2"])

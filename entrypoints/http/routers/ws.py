@@ -1,4 +1,10 @@
-"""`WS /api/v1/ws`: item events for the items the caller may read, as API.md describes."""
+"""`WS /api/v1/ws`: item events for the items the caller may read, as API.md describes.
+
+A client may leave at any moment, before authenticating too: that ends its socket quietly
+(Starlette raises WebSocketDisconnect from a send to a client that is gone; it is caught once,
+here). Every close the service initiates after the accept carries a reason (see
+`entrypoints.realtime.Close`); a refusal before the accept is the handshake's HTTP 403.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +17,29 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from application.dto import Actor
-from application.errors import ApplicationError, DependencyUnavailable
+from application.errors import (
+    ApplicationError,
+    DependencyUnavailable,
+    InvalidToken,
+    TokenExpired,
+    TokenRevoked,
+)
 from application.use_cases.accounts.authenticate import Authenticate, AuthenticateHandler
+from application.use_cases.accounts.get_current_user import GetCurrentUser, GetCurrentUserHandler
+from entrypoints.http.origins import origin_allowed
 from entrypoints.realtime import (
+    ACCOUNT_CHANGED,
+    ACCOUNT_DEACTIVATED,
+    ACCOUNT_DELETED,
+    AUTH_EXPECTED,
+    AUTH_TIMEOUT,
+    INVALID_TOKEN,
+    LOGGED_OUT,
     POLICY_VIOLATION,
-    TRY_AGAIN_LATER,
+    ROLE_CHANGED,
+    TOKEN_EXPIRED,
+    UNAVAILABLE,
+    Close,
     ConnectionHub,
     Subscription,
 )
@@ -24,84 +48,124 @@ router = APIRouter()
 AUTH_TIMEOUT_SECONDS = 10.0
 
 
-async def _authenticate(websocket: WebSocket, token: str) -> Actor | None:
-    """The token's actor, or None when it is refused. DependencyUnavailable passes through:
-    an outage is no reason to tell a client its token is bad."""
+@router.websocket("/api/v1/ws")
+async def item_events(websocket: WebSocket) -> None:
+    """Header auth (or a first `auth` message), then `ready`, then item events."""
+    try:
+        authenticated = await _handshake(websocket)
+        if authenticated is not None:
+            await _serve(websocket, *authenticated)
+    except DependencyUnavailable:  # an outage is no reason to tell a client its token is bad
+        await _close(websocket, UNAVAILABLE)
+    except WebSocketDisconnect:
+        pass  # the client left: nobody to tell, and nothing went wrong
+
+
+async def _authenticate(websocket: WebSocket, token: str) -> Actor | Close:
+    """The token's actor, or why it is refused. DependencyUnavailable passes through."""
     authenticate: AuthenticateHandler = websocket.app.state.container.authenticate()
     try:
         return await authenticate(Authenticate(token))
     except DependencyUnavailable:
         raise
+    except TokenExpired:
+        return TOKEN_EXPIRED
+    except TokenRevoked:
+        return LOGGED_OUT
     except ApplicationError:
+        return INVALID_TOKEN
+
+
+def _header_token(websocket: WebSocket) -> str | None:
+    """The `Authorization: Bearer` token; None without the header, "" when the header holds
+    no bearer token (another scheme, or none), which is refused as a bad token is."""
+    header = websocket.headers.get("authorization")
+    if header is None:
         return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def _bearer(websocket: WebSocket) -> str | None:
-    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-async def _first_message_token(websocket: WebSocket) -> str | None:
+async def _first_message_token(websocket: WebSocket) -> str | Close:
+    """The access token of the first message, or why there is none. Raises
+    WebSocketDisconnect when the client leaves instead."""
     try:
         raw = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_SECONDS)
         message = orjson.loads(raw)
-    except (TimeoutError, orjson.JSONDecodeError, KeyError, WebSocketDisconnect, RuntimeError):
-        return None
+    except TimeoutError:
+        return AUTH_TIMEOUT
+    except (orjson.JSONDecodeError, KeyError):  # KeyError: a binary message has no text
+        return AUTH_EXPECTED
     if not isinstance(message, dict) or message.get("type") != "auth":
-        return None
+        return AUTH_EXPECTED
     token = message.get("access_token")
-    return token if isinstance(token, str) and token else None
+    return token if isinstance(token, str) and token else AUTH_EXPECTED
 
 
 def _origin_allowed(websocket: WebSocket) -> bool:
-    origin = websocket.headers.get("origin")
-    return origin is None or origin in websocket.app.state.container.settings().cors_origins
+    return origin_allowed(
+        websocket.headers.get("origin"),
+        host=websocket.headers.get("host"),
+        secure=websocket.scope.get("scheme") == "wss",
+        listed=websocket.app.state.container.settings().cors_origins,
+    )
 
 
-@router.websocket("/api/v1/ws")
-async def item_events(websocket: WebSocket) -> None:
-    """Header auth (or a first `auth` message), then `ready`, then item events."""
-    try:
-        actor, token = await _handshake(websocket)
-    except DependencyUnavailable:
-        if websocket.client_state is WebSocketState.CONNECTING:
+async def _handshake(websocket: WebSocket) -> tuple[Actor, str] | None:
+    """The actor of an accepted, authenticated socket and its token; None once refused."""
+    if not _origin_allowed(websocket):
+        await websocket.close(code=POLICY_VIOLATION)  # before accept: the handshake gets 403
+        return None
+    token = _header_token(websocket)
+    if token is None:
+        await websocket.accept()
+        return await _authenticated_by_message(websocket)
+    actor = await _authenticate(websocket, token) if token else INVALID_TOKEN
+    if isinstance(actor, Close):
+        await websocket.close(code=actor.code)  # before accept: 403
+        return None
+    await websocket.accept()
+    return actor, token
+
+
+async def _authenticated_by_message(websocket: WebSocket) -> tuple[Actor, str] | None:
+    """The actor of the token the first message carries, and the token; None once the socket
+    is closed saying why there is none."""
+    token = await _first_message_token(websocket)
+    if isinstance(token, Close):
+        await _close(websocket, token)
+        return None
+    actor = await _authenticate(websocket, token)
+    if isinstance(actor, Close):
+        await _close(websocket, actor)
+        return None
+    return actor, token
+
+
+async def _close(websocket: WebSocket, why: Close) -> None:
+    """Close saying `why` (accepting first, so that the reason is heard); quiet when the
+    client is gone already."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        if websocket.application_state is WebSocketState.CONNECTING:
             await websocket.accept()
-        await websocket.close(code=TRY_AGAIN_LATER)
-        return
-    if actor is None or token is None:
-        return
+        await websocket.close(code=why.code, reason=why.reason)
+
+
+async def _serve(websocket: WebSocket, actor: Actor, token: str) -> None:
     hub: ConnectionHub = websocket.app.state.hub
     subscription = hub.join(
         actor.user_id, actor.is_superuser, actor.token_id, actor.token_expires_at, actor.session_id
     )
     try:  # joined before `ready`, so no change made after the client sees it is missed
         await websocket.send_text('{"type":"ready"}')
-        await _serve(websocket, subscription, token)
+        await _until_closed(websocket, subscription, token)
     finally:
         hub.leave(subscription)
+    if subscription.closed_by is not None:
+        await _close(websocket, await _explained(websocket, actor, subscription.closed_by))
 
 
-async def _handshake(websocket: WebSocket) -> tuple[Actor | None, str | None]:
-    """The authenticated actor of an accepted socket and its token, or None once the socket
-    is refused."""
-    token = _bearer(websocket)
-    if not _origin_allowed(websocket):
-        await websocket.close(code=POLICY_VIOLATION)  # before accept: the handshake gets 403
-        return None, None
-    actor = None if token is None else await _authenticate(websocket, token)
-    if token is not None and actor is None:
-        await websocket.close(code=POLICY_VIOLATION)
-        return None, None
-    await websocket.accept()
-    if actor is None:
-        token = await _first_message_token(websocket)
-        actor = None if token is None else await _authenticate(websocket, token)
-        if actor is None:
-            await websocket.close(code=POLICY_VIOLATION)
-    return actor, token
-
-
-async def _serve(websocket: WebSocket, subscription: Subscription, token: str) -> None:
+async def _until_closed(websocket: WebSocket, subscription: Subscription, token: str) -> None:
     tasks = [
         asyncio.create_task(_send(websocket, subscription)),
         asyncio.create_task(_drain(websocket, subscription)),
@@ -114,9 +178,24 @@ async def _serve(websocket: WebSocket, subscription: Subscription, token: str) -
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    if subscription.close_code is not None:
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await websocket.close(code=subscription.close_code)
+
+
+async def _explained(websocket: WebSocket, actor: Actor, why: Close) -> Close:
+    """`why`, made precise from the account as it is now where an event only said that access
+    changed: deactivating an account revokes its tokens too, and a role change names no role.
+    An outage leaves `why` as it is."""
+    if why not in (LOGGED_OUT, ACCOUNT_CHANGED):
+        return why
+    get_user: GetCurrentUserHandler = websocket.app.state.container.get_current_user()
+    try:
+        user = await get_user(GetCurrentUser(actor))
+    except InvalidToken:
+        return ACCOUNT_DELETED
+    except ApplicationError:
+        return why
+    if not user.is_active:
+        return ACCOUNT_DEACTIVATED
+    return ROLE_CHANGED if user.is_superuser != actor.is_superuser else why
 
 
 async def _send(websocket: WebSocket, subscription: Subscription) -> None:
@@ -146,8 +225,10 @@ async def _recheck(websocket: WebSocket, subscription: Subscription, token: str)
     while True:
         await hub.recheck_due()
         with contextlib.suppress(DependencyUnavailable):
-            if await _authenticate(websocket, token) is None:
-                subscription.close(POLICY_VIOLATION)
+            outcome = await _authenticate(websocket, token)
+            if isinstance(outcome, Close):
+                # A token that was good is refused as invalid only for its account's sake.
+                subscription.close(ACCOUNT_CHANGED if outcome is INVALID_TOKEN else outcome)
                 return
 
 
@@ -156,4 +237,4 @@ async def _expire(subscription: Subscription, now: datetime) -> None:
         return
     delay = (subscription.expires_at - now).total_seconds()
     await asyncio.sleep(max(0.0, delay))
-    subscription.close(POLICY_VIOLATION)
+    subscription.close(TOKEN_EXPIRED)

@@ -33,10 +33,12 @@ from application.use_cases.accounts.password_grant import (
 )
 from application.use_cases.accounts.password_recovery import RecoverySettings
 from application.use_cases.accounts.register_user import RegisterUser, RegisterUserHandler
+from application.use_cases.attachments.blob_cleanup import BlobCleanup
 from tests.fakes import (
     DeafDenylistCopy,
     FakePasswordHasher,
     FakeTokenService,
+    InMemoryBlobStore,
     RecordingEmailSender,
     RecordingLiveUpdates,
 )
@@ -81,6 +83,8 @@ class World:
         self.mail = AccountMail(
             self.uow, self.clock, self.mailbox, RECOVERY, MailSettings("portico.test", b"k" * 32)
         )
+        self.blobs = InMemoryBlobStore(self.clock)
+        self.blob_cleanup = BlobCleanup(self.blobs, self.uow, self.clock, 3600, 3600)
         self.handlers = Handlers(
             CacheUpdater(self.cache),
             self.cache,
@@ -88,6 +92,7 @@ class World:
             DeafDenylistCopy(),
             self.live,
             self.mail,
+            self.blob_cleanup,
         )
         self.messagebus = MessageBus(self.bus, self.handlers, self.clock)
         self.bus.subscribe(self.messagebus.handle)

@@ -69,7 +69,7 @@ async def test_update_with_the_current_version_bumps_it_and_announces_the_change
     item = await _create(world, ada)
     world.clock.advance(5)
     updated = await UpdateItemHandler(world.uow, world.clock)(
-        UpdateItem(ada, item.id, description="new", expected_version=1)
+        UpdateItem(ada, item.id, description="new", expected_versions=frozenset({1}))
     )
     assert (updated.version, updated.description) == (2, "new")
     assert updated.updated_at > updated.created_at
@@ -81,7 +81,7 @@ async def test_update_with_a_stale_version_fails_and_changes_nothing(world):
     item = await _create(world, ada)
     with pytest.raises(PreconditionFailed):
         await UpdateItemHandler(world.uow, world.clock)(
-            UpdateItem(ada, item.id, title="late", expected_version=3)
+            UpdateItem(ada, item.id, title="late", expected_versions=frozenset({3}))
         )
     assert world.store.items[item.id].title == "first"
     assert [e.name for e in world.publisher.events] == ["item.created"]
@@ -92,7 +92,10 @@ async def test_concurrent_updates_at_one_version_have_exactly_one_winner(world):
     item = await _create(world, ada)
     handler = UpdateItemHandler(world.uow, world.clock)
     results = await asyncio.gather(
-        *(handler(UpdateItem(ada, item.id, title=f"t{n}", expected_version=1)) for n in range(2)),
+        *(
+            handler(UpdateItem(ada, item.id, title=f"t{n}", expected_versions=frozenset({1})))
+            for n in range(2)
+        ),
         return_exceptions=True,
     )
     assert sorted(type(r).__name__ for r in results) == ["ItemView", "PreconditionFailed"]

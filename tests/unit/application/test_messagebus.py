@@ -49,7 +49,7 @@ async def test_a_change_that_does_not_commit_reaches_no_handler(world):
     world.live.dispatched.clear()
     with pytest.raises(PreconditionFailed):
         await UpdateItemHandler(world.uow, world.clock)(
-            UpdateItem(ada, item.id, title="second", expected_version=7)
+            UpdateItem(ada, item.id, title="second", expected_versions=frozenset({7}))
         )
     assert world.live.dispatched == []
 

@@ -60,13 +60,13 @@ def test_every_real_change_bumps_the_version_by_one(title, description):
 def test_update_with_a_stale_expected_version_changes_nothing(now):
     item = _item(now)
     with pytest.raises(StaleVersion):
-        item.update(title="new", expected_version=7, now=now)
+        item.update(title="new", expected_versions={7}, now=now)
     assert (item.title, item.version) == ("t", 1)
 
 
 def test_update_to_none_clears_the_description_and_records_item_updated(now):
     item = _item(now, description="words")
-    item.update(description=None, expected_version=1, now=now)
+    item.update(description=None, expected_versions={1}, now=now)
     assert item.description is None
     assert isinstance(item.events[-1], ItemUpdated)
     assert item.events[-1].item.version == 2
