@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from entrypoints.http.deps import OAUTH2_SCHEME
 from entrypoints.http.errors import PROBLEM_JSON
@@ -27,6 +29,28 @@ _PROBLEMS = {
     " `Retry-After` seconds.",
 }
 _REFS = {f"#/components/schemas/{m.__name__}" for m in (Problem, ValidationProblem)}
+_EXAMPLE_DETAILS = {
+    400: ("invalid-reset-token", "Invalid reset token", "the reset token is not valid"),
+    401: ("not-authenticated", "Not authenticated", "a Bearer access token is required"),
+    403: ("forbidden", "Forbidden", "only a superuser may do this"),
+    404: ("not-found", "Not found", "item not found"),
+    409: ("conflict", "Conflict", "an account with this email already exists"),
+    412: ("precondition-failed", "Precondition failed", "item is at version 3, not 2"),
+    413: ("upload-too-large", "Upload too large", "the upload is over 10485760 bytes"),
+    415: ("unsupported-media-type", "Unsupported media type", "the body must be JSON"),
+    416: ("range-not-satisfiable", "Range not satisfiable", "the range starts past the end"),
+    422: ("invalid-request", "Invalid request", "the request is not valid; see errors"),
+    429: ("rate-limited", "Too many requests", "too many attempts; retry later"),
+    503: ("unavailable", "Service unavailable", "Service unavailable"),
+}
+_ALWAYS_SENT = {
+    401: {
+        "WWW-Authenticate": 'The challenge: `Bearer`, with `error="invalid_token"` for a bad one.'
+    },
+    429: {"Retry-After": "Seconds until a retry may succeed."},
+    503: {"Retry-After": "Seconds until a retry may succeed."},
+}
+_REQUIRED_ON_SUCCESS = ("Location", "ETag")
 
 HTTP_BEARER_SCHEME = "HTTPBearer"
 
@@ -34,14 +58,46 @@ Responses = dict[int | str, dict[str, Any]]
 
 
 def problems(*statuses: int) -> Responses:
-    """Documented problem responses for these statuses (422 with the `errors` list)."""
+    """Documented problem responses for these statuses (422 with the `errors` list), each
+    with an example of its own."""
     return {
         status: {
             "model": ValidationProblem if status == 422 else Problem,
             "description": _PROBLEMS[status],
+            "content": {"application/json": {"example": _example(status)}},
         }
         for status in statuses
     }
+
+
+def _example(status: int) -> dict[str, Any]:
+    slug, title, detail = _EXAMPLE_DETAILS[status]
+    body: dict[str, Any] = {
+        "type": f"urn:portico:problem:{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if status == 422:
+        body["errors"] = [
+            {"loc": ["body", "title"], "msg": "String should have at least 1 character",
+             "type": "string_too_short"}
+        ]  # fmt: skip
+    return body
+
+
+def operation_id(route: APIRoute) -> str:
+    """A stable, readable operation id: `<tag>.<action>` (`items.get`, `auth.register`,
+    `itemsV2.list`), the action being the endpoint's name without its resource noun;
+    generated clients name their methods after it."""
+    tag = route.tags[0] if route.tags else "default"
+    group = re.sub(r"[ _-]+(\w)", lambda m: m.group(1).upper(), str(tag))
+    singular = group.removeprefix("items").lower() and group
+    noun = {"items": "item", "itemsV2": "item", "users": "user", "attachments": "attachment"}
+    words = route.name.split("_")
+    resource = noun.get(str(singular), "")
+    words = [w for w in words if w not in (resource, f"{resource}s")] or words
+    return f"{group}.{words[0]}{''.join(w.capitalize() for w in words[1:])}"
 
 
 def header(description: str, type_: str = "string") -> dict[str, Any]:
@@ -72,14 +128,62 @@ def _http_bearer_beside_oauth2(schema: dict[str, Any]) -> None:
         schemes[HTTP_BEARER_SCHEME] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 
 
+def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    return [op for ops in schema.get("paths", {}).values() for op in ops.values()]
+
+
+def _declared_headers(schema: dict[str, Any]) -> None:
+    """Headers clients see: `WWW-Authenticate` on every 401, `Retry-After` on 429 and 503,
+    413 wherever a body is taken (every body is held to a limit); `Location` and `ETag`
+    required where documented on a success, since they are always sent there."""
+    for operation in _operations(schema):
+        responses = operation.setdefault("responses", {})
+        if "requestBody" in operation and "413" not in responses:
+            responses["413"] = {
+                "description": _PROBLEMS[413],
+                "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"},
+                                           "example": _example(413)}},
+            }  # fmt: skip
+        for status, response in responses.items():
+            headers = response.setdefault("headers", {})
+            for name, description in _ALWAYS_SENT.get(int(status), {}).items():
+                headers.setdefault(name, header(description))
+                headers[name]["required"] = True
+            if status.startswith("2"):
+                for name in _REQUIRED_ON_SUCCESS:
+                    if name in headers:
+                        headers[name]["required"] = True
+            if not headers:
+                del response["headers"]
+
+
+def _optional_bodies(schema: dict[str, Any]) -> None:
+    """An optional JSON body is documented as the body's schema with `required: false`, not
+    as `anyOf [Body, null]` (which no client can send, and which breaks generators)."""
+    for operation in _operations(schema):
+        content = operation.get("requestBody", {}).get("content", {})
+        for media in content.values():
+            choices = media.get("schema", {}).get("anyOf", [])
+            refs = [c for c in choices if "$ref" in c]
+            if len(choices) == 2 and len(refs) == 1 and {"type": "null"} in choices:
+                media["schema"] = refs[0]
+                operation["requestBody"]["required"] = False
+
+
 class PorticoAPI(FastAPI):
-    """FastAPI, with problem responses documented as `application/problem+json` and HTTP
-    Bearer documented beside the OAuth2 password flow."""
+    """FastAPI, with problem responses documented as `application/problem+json`, HTTP
+    Bearer documented beside the OAuth2 password flow, the headers clients see, optional
+    bodies as such, and readable operation ids."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(generate_unique_id_function=operation_id, **kwargs)
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
             schema = super().openapi()
             _problem_media_types(schema)
             _http_bearer_beside_oauth2(schema)
+            _declared_headers(schema)
+            _optional_bodies(schema)
         assert self.openapi_schema is not None
         return self.openapi_schema

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -12,31 +13,31 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PROTECTED = {
     ("get", "/api/v1/users/me"): {"200", "401"},
-    ("patch", "/api/v1/users/me"): {"200", "401", "409", "422"},
-    ("post", "/api/v1/users/me/password"): {"204", "400", "401", "422", "429", "503"},
+    ("patch", "/api/v1/users/me"): {"200", "401", "409", "413", "422"},
+    ("post", "/api/v1/users/me/password"): {"204", "400", "401", "413", "422", "429", "503"},
     ("delete", "/api/v1/users/me"): {"204", "401"},
     ("get", "/api/v1/users"): {"200", "401", "403", "422"},
     ("get", "/api/v1/users/{user_id}"): {"200", "401", "404", "422"},
-    ("patch", "/api/v1/users/{user_id}"): {"200", "401", "403", "404", "422"},
+    ("patch", "/api/v1/users/{user_id}"): {"200", "401", "403", "404", "413", "422"},
     ("delete", "/api/v1/users/{user_id}"): {"204", "401", "403", "404", "422"},
-    ("post", "/api/v1/auth/logout"): {"204", "401", "422"},
-    ("post", "/api/v1/items"): {"201", "401", "422"},
+    ("post", "/api/v1/auth/logout"): {"204", "401", "413", "422"},
+    ("post", "/api/v1/items"): {"201", "401", "413", "422"},
     ("get", "/api/v1/items"): {"200", "401", "422"},
     ("get", "/api/v1/items/{item_id}"): {"200", "304", "401", "404", "422"},
-    ("patch", "/api/v1/items/{item_id}"): {"200", "401", "404", "412", "422"},
+    ("patch", "/api/v1/items/{item_id}"): {"200", "401", "404", "412", "413", "422"},
     ("delete", "/api/v1/items/{item_id}"): {"204", "401", "404", "412", "422"},
-    ("post", "/api/v2/items"): {"201", "401", "422"},
+    ("post", "/api/v2/items"): {"201", "401", "413", "422"},
     ("get", "/api/v2/items"): {"200", "401", "422"},
     ("get", "/api/v2/items/{item_id}"): {"200", "304", "401", "404", "422"},
-    ("patch", "/api/v2/items/{item_id}"): {"200", "401", "404", "412", "422"},
+    ("patch", "/api/v2/items/{item_id}"): {"200", "401", "404", "412", "413", "422"},
     ("delete", "/api/v2/items/{item_id}"): {"204", "401", "404", "412", "422"},
 }
 PUBLIC = {
-    ("post", "/api/v1/auth/register"): {"201", "409", "422", "429", "503"},
-    ("post", "/api/v1/auth/token"): {"200", "400", "429", "503"},
-    ("post", "/api/v1/auth/refresh"): {"200", "400", "422"},
-    ("post", "/api/v1/auth/password-recovery"): {"202", "422", "429"},
-    ("post", "/api/v1/auth/password-reset"): {"204", "400", "422", "503"},
+    ("post", "/api/v1/auth/register"): {"201", "409", "413", "422", "429", "503"},
+    ("post", "/api/v1/auth/token"): {"200", "400", "413", "429", "503"},
+    ("post", "/api/v1/auth/refresh"): {"200", "400", "413", "422"},
+    ("post", "/api/v1/auth/password-recovery"): {"202", "413", "422", "429"},
+    ("post", "/api/v1/auth/password-reset"): {"204", "400", "413", "422", "503"},
     ("get", "/health/live"): {"200"},
     ("get", "/health/ready"): {"200", "503"},
 }
@@ -153,3 +154,58 @@ async def test_serves_the_interactive_docs(client: httpx.AsyncClient, path: str)
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
+
+
+async def test_operation_ids_are_readable_unique_and_stable(schema: dict[str, Any]):
+    ids = [op["operationId"] for ops in schema["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z][A-Za-z0-9]*\.[a-z][A-Za-z0-9]*", i) for i in ids), ids
+    by_path = {
+        (m, p): op["operationId"] for p, ops in schema["paths"].items() for m, op in ops.items()
+    }
+    assert by_path[("post", "/api/v1/auth/register")] == "auth.register"
+    assert by_path[("get", "/api/v2/items/{item_id}")] == "itemsV2.get"
+
+
+async def test_documents_the_headers_clients_receive(schema: dict[str, Any]):
+    for ops in schema["paths"].values():
+        for op in ops.values():
+            responses = op["responses"]
+            if "401" in responses:
+                assert responses["401"]["headers"]["WWW-Authenticate"]["required"] is True
+            for status in ("429", "503"):
+                if status in responses:
+                    assert responses[status]["headers"]["Retry-After"]["required"] is True
+            if "requestBody" in op:
+                assert "413" in responses, op["operationId"]
+    created = schema["paths"]["/api/v1/items"]["post"]["responses"]["201"]["headers"]
+    assert created["Location"]["required"] is True and created["ETag"]["required"] is True
+
+
+async def test_an_optional_body_is_the_bodys_schema_not_a_union_with_null(schema):
+    body = schema["paths"]["/api/v1/auth/logout"]["post"]["requestBody"]
+    assert body["required"] is False
+    assert body["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/LogoutIn"
+    }
+
+
+async def test_each_error_status_has_an_example_of_its_own(schema: dict[str, Any]):
+    responses = schema["paths"]["/api/v1/items/{item_id}"]["patch"]["responses"]
+    examples = {
+        s: r["content"]["application/problem+json"]["example"]
+        for s, r in responses.items()
+        if s[0] in "45"
+    }
+    assert {s: e["status"] for s, e in examples.items()} == {s: int(s) for s in examples}
+    assert "errors" in examples["422"]
+
+
+async def test_examples_show_every_field_and_the_token_form_is_prefilled(schema):
+    components = schema["components"]["schemas"]
+    assert components["ItemOut"]["examples"][0]["description"] is not None
+    assert components["ItemPatch"]["examples"][0]
+    token = schema["paths"]["/api/v1/auth/token"]["post"]["requestBody"]["content"]
+    form = token["application/x-www-form-urlencoded"]["schema"]["properties"]
+    assert form["username"]["examples"] == ["ada@example.com"]
+    assert form["grant_type"]["examples"] == ["password"]

@@ -68,7 +68,9 @@ class ItemCreate(Input):
 class ItemPatch(Patch):
     """The changes to make: an absent field is left alone, `description: null` clears it."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"description": None}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"title": "Buy oat milk", "description": "Two litres"}]}
+    )
 
     title: Title = Field(
         "",  # never read: only fields the client sent are applied (`model_fields_set`)
@@ -95,7 +97,7 @@ class ItemOut(BaseModel):
                     "id": ITEM_ID_EXAMPLE,
                     "owner_id": USER_ID_EXAMPLE,
                     "title": "Buy milk",
-                    "description": None,
+                    "description": "Two litres",
                     "version": 1,
                     "created_at": TIMESTAMP_EXAMPLE,
                     "updated_at": TIMESTAMP_EXAMPLE,

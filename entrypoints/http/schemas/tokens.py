@@ -26,12 +26,17 @@ class TokenRequest(BaseModel):
         }
     )
 
-    grant_type: Literal["password", "refresh_token"]
+    grant_type: Literal["password", "refresh_token"] = Field(examples=["password"])
     username: str | None = Field(
-        None, description="`password` grant: the account's email address (required)."
+        None,
+        description="`password` grant: the account's email address (required).",
+        examples=["ada@example.com"],
     )
     password: str | None = Field(
-        None, description="`password` grant: the password (required).", json_schema_extra=SECRET
+        None,
+        description="`password` grant: the password (required).",
+        examples=["correct horse"],
+        json_schema_extra=SECRET,
     )
     refresh_token: str | None = Field(
         None, description="`refresh_token` grant: the refresh token (required); it is rotated."
