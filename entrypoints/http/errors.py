@@ -90,7 +90,9 @@ ERRORS: dict[type[BaseException], Outcome] = {
         401, "Not authenticated", "not-authenticated", _bearer
     ),
     app_errors.InvalidToken: Outcome(401, "Invalid token", "invalid-token", _invalid_token),
-    app_errors.InvalidCursor: Outcome(422, "Invalid cursor", "invalid-cursor"),
+    app_errors.InvalidCursor: Outcome(
+        422, "Invalid cursor", "invalid-cursor", loc=("query", "cursor")
+    ),
     app_errors.InvalidPage: Outcome(422, "Invalid page", "invalid-page"),
     app_errors.AttachmentLimitReached: Outcome(
         409, "Too many attachments", "attachment-limit-reached"

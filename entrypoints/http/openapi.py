@@ -138,12 +138,11 @@ def _declared_headers(schema: dict[str, Any]) -> None:
     required where documented on a success, since they are always sent there."""
     for operation in _operations(schema):
         responses = operation.setdefault("responses", {})
-        if "requestBody" in operation and "413" not in responses:
-            responses["413"] = {
-                "description": _PROBLEMS[413],
-                "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"},
-                                           "example": _example(413)}},
-            }  # fmt: skip
+        body_types = operation.get("requestBody", {}).get("content", {})
+        if body_types:
+            responses.setdefault("413", _problem_response(413))
+        if "application/json" in body_types:  # another declared type is refused
+            responses.setdefault("415", _problem_response(415))
         for status, response in responses.items():
             headers = response.setdefault("headers", {})
             for name, description in _ALWAYS_SENT.get(int(status), {}).items():
@@ -155,6 +154,69 @@ def _declared_headers(schema: dict[str, Any]) -> None:
                         headers[name]["required"] = True
             if not headers:
                 del response["headers"]
+
+
+def _problem_response(status: int) -> dict[str, Any]:
+    return {
+        "description": _PROBLEMS[status],
+        "content": {
+            PROBLEM_JSON: {
+                "schema": {"$ref": "#/components/schemas/Problem"},
+                "example": _example(status),
+            }
+        },
+    }
+
+
+def _plain_optional_parameters(schema: dict[str, Any]) -> None:
+    """An optional header or query parameter is documented as its type, not `anyOf [T, null]`:
+    a client sends it or not, and no client can send a null header."""
+    for operation in _operations(schema):
+        for parameter in operation.get("parameters", []):
+            inner = parameter.get("schema", {})
+            choices = inner.get("anyOf", [])
+            others = [c for c in choices if c != {"type": "null"}]
+            if len(choices) == 2 and len(others) == 1:
+                inner.pop("anyOf")
+                inner.update(others[0])
+
+
+def _links(schema: dict[str, Any]) -> None:
+    """OpenAPI links from what a response names to the operations that use it, so clients
+    and stateful testers can follow them: a created item to its GET, PATCH and DELETE (with
+    its ETag as `If-Match`), a registered user to its GET, an attachment to its download."""
+    ids = {op["operationId"]: op for op in _operations(schema) if "operationId" in op}
+
+    def link(op_id: str, **parameters: str) -> dict[str, Any] | None:
+        return {"operationId": op_id, "parameters": parameters} if op_id in ids else None
+
+    def add(source: str, status: str, links: dict[str, dict[str, Any] | None]) -> None:
+        response = ids.get(source, {}).get("responses", {}).get(status)
+        present = {name: value for name, value in links.items() if value is not None}
+        if response is not None and present:
+            response["links"] = present
+
+    for prefix, get, update, delete in (
+        ("items", "items.getItem", "items.updateItem", "items.deleteItem"),
+        ("itemsV2", "itemsV2.get", "itemsV2.update", "itemsV2.delete"),
+    ):
+        created, read = ("$response.body#/id", "$request.path.item_id")
+        etag = "$response.header.ETag"
+        for source, status, item in (
+            (f"{prefix}.{'createItem' if prefix == 'items' else 'create'}", "201", created),
+            (get, "200", read),
+        ):
+            add(source, status, {
+                "get": link(get, item_id=item) if source != get else None,
+                "update": link(update, item_id=item, **{"header.if-match": etag}),
+                "delete": link(delete, item_id=item, **{"header.if-match": etag}),
+            })  # fmt: skip
+    add("auth.register", "201", {"get": link("users.read", user_id="$response.body#/id")})
+    attachment = {"item_id": "$request.path.item_id", "attachment_id": "$response.body#/id"}
+    add("attachments.upload", "201", {
+        "download": link("attachments.download", **attachment),
+        "delete": link("attachments.delete", **attachment),
+    })  # fmt: skip
 
 
 def _optional_bodies(schema: dict[str, Any]) -> None:
@@ -185,5 +247,7 @@ class PorticoAPI(FastAPI):
             _http_bearer_beside_oauth2(schema)
             _declared_headers(schema)
             _optional_bodies(schema)
+            _plain_optional_parameters(schema)
+            _links(schema)
         assert self.openapi_schema is not None
         return self.openapi_schema

@@ -66,3 +66,36 @@ async def test_the_schema_states_the_rules_the_server_applies(client: httpx.Asyn
     assert "72 bytes" in password["description"]
     description = schemas["ItemPatch"]["properties"]["description"]["anyOf"][0]
     assert description["pattern"] == "^[^\\x00]*$"
+
+
+async def test_a_reset_with_a_new_password_breaking_the_policy_names_it(client: httpx.AsyncClient):
+    response = await client.post(
+        "/api/v1/auth/password-reset", json={"token": "x" * 20, "new_password": "nul \x00 inside"}
+    )
+    assert _locs(response) == [["body", "new_password"]]
+
+
+async def test_a_forged_cursor_is_named_in_errors(client: httpx.AsyncClient, alice):
+    response = await client.get("/api/v2/items", params={"cursor": "A" * 43}, headers=alice.headers)
+    assert _locs(response) == [["query", "cursor"]]
+
+
+async def test_logout_with_a_json_null_body_is_422_and_ends_nothing(
+    client: httpx.AsyncClient, alice
+):
+    response = await client.post(
+        "/api/v1/auth/logout",
+        content=b"null",
+        headers={**alice.headers, "Content-Type": "application/json"},
+    )
+    assert _locs(response) == [["body"]]
+    assert (await client.get("/api/v1/users/me", headers=alice.headers)).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE", "POST", "PUT"])
+async def test_the_export_answers_other_methods_405_with_its_own_allow(
+    client: httpx.AsyncClient, alice, method: str
+):
+    response = await client.request(method, "/api/v1/items/export", headers=alice.headers)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"

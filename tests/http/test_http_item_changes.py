@@ -121,7 +121,15 @@ async def test_updates_when_if_match_names_the_current_version(
 
 @pytest.mark.parametrize(
     "if_match",
-    ["{stale}", "W/{current}", '"{other}.1"', '"{id}.abc"', '"{other}.1", {stale}'],
+    [
+        "{stale}",
+        "W/{current}",
+        '"{other}.1"',
+        '"{id}.abc"',
+        '"{other}.1", {stale}',
+        "{current_unquoted}",
+        "garbage",
+    ],
 )
 async def test_returns_412_and_changes_nothing_when_if_match_does_not_match(
     client: httpx.AsyncClient, make_item, alice, if_match: str
@@ -147,8 +155,8 @@ async def test_returns_412_and_changes_nothing_when_if_match_does_not_match(
 
 
 @pytest.mark.parametrize("method", ["PATCH", "DELETE"])
-@pytest.mark.parametrize("if_match", ["{current_unquoted}", "garbage", "", '"{id}.1" "x"'])
-async def test_a_malformed_if_match_is_422_and_changes_nothing(
+@pytest.mark.parametrize("if_match", [""])
+async def test_an_empty_if_match_is_422_and_changes_nothing(
     client: httpx.AsyncClient, make_item, alice, if_match: str, method: str
 ):
     item = await make_item(alice)

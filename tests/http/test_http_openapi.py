@@ -13,31 +13,31 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PROTECTED = {
     ("get", "/api/v1/users/me"): {"200", "401"},
-    ("patch", "/api/v1/users/me"): {"200", "401", "409", "413", "422"},
-    ("post", "/api/v1/users/me/password"): {"204", "400", "401", "413", "422", "429", "503"},
+    ("patch", "/api/v1/users/me"): {"200", "401", "409", "413", "415", "422"},
+    ("post", "/api/v1/users/me/password"): {"204", "400", "401", "413", "415", "422", "429", "503"},
     ("delete", "/api/v1/users/me"): {"204", "401"},
     ("get", "/api/v1/users"): {"200", "401", "403", "422"},
     ("get", "/api/v1/users/{user_id}"): {"200", "401", "404", "422"},
-    ("patch", "/api/v1/users/{user_id}"): {"200", "401", "403", "404", "413", "422"},
+    ("patch", "/api/v1/users/{user_id}"): {"200", "401", "403", "404", "413", "415", "422"},
     ("delete", "/api/v1/users/{user_id}"): {"204", "401", "403", "404", "422"},
-    ("post", "/api/v1/auth/logout"): {"204", "401", "413", "422"},
-    ("post", "/api/v1/items"): {"201", "401", "413", "422"},
+    ("post", "/api/v1/auth/logout"): {"204", "401", "413", "415", "422"},
+    ("post", "/api/v1/items"): {"201", "401", "413", "415", "422"},
     ("get", "/api/v1/items"): {"200", "401", "422"},
     ("get", "/api/v1/items/{item_id}"): {"200", "304", "401", "404", "422"},
-    ("patch", "/api/v1/items/{item_id}"): {"200", "401", "404", "412", "413", "422"},
+    ("patch", "/api/v1/items/{item_id}"): {"200", "401", "404", "412", "413", "415", "422"},
     ("delete", "/api/v1/items/{item_id}"): {"204", "401", "404", "412", "422"},
-    ("post", "/api/v2/items"): {"201", "401", "413", "422"},
+    ("post", "/api/v2/items"): {"201", "401", "413", "415", "422"},
     ("get", "/api/v2/items"): {"200", "401", "422"},
     ("get", "/api/v2/items/{item_id}"): {"200", "304", "401", "404", "422"},
-    ("patch", "/api/v2/items/{item_id}"): {"200", "401", "404", "412", "413", "422"},
+    ("patch", "/api/v2/items/{item_id}"): {"200", "401", "404", "412", "413", "415", "422"},
     ("delete", "/api/v2/items/{item_id}"): {"204", "401", "404", "412", "422"},
 }
 PUBLIC = {
-    ("post", "/api/v1/auth/register"): {"201", "409", "413", "422", "429", "503"},
+    ("post", "/api/v1/auth/register"): {"201", "409", "413", "415", "422", "429", "503"},
     ("post", "/api/v1/auth/token"): {"200", "400", "413", "429", "503"},
-    ("post", "/api/v1/auth/refresh"): {"200", "400", "413", "422"},
-    ("post", "/api/v1/auth/password-recovery"): {"202", "413", "422", "429"},
-    ("post", "/api/v1/auth/password-reset"): {"204", "400", "413", "422", "503"},
+    ("post", "/api/v1/auth/refresh"): {"200", "400", "413", "415", "422"},
+    ("post", "/api/v1/auth/password-recovery"): {"202", "413", "415", "422", "429"},
+    ("post", "/api/v1/auth/password-reset"): {"204", "400", "413", "415", "422", "503"},
     ("get", "/health/live"): {"200"},
     ("get", "/health/ready"): {"200", "503"},
 }
@@ -209,3 +209,32 @@ async def test_examples_show_every_field_and_the_token_form_is_prefilled(schema)
     form = token["application/x-www-form-urlencoded"]["schema"]["properties"]
     assert form["username"]["examples"] == ["ada@example.com"]
     assert form["grant_type"]["examples"] == ["password"]
+
+
+async def test_links_lead_from_what_a_response_names_to_its_operations(schema: dict[str, Any]):
+    created = schema["paths"]["/api/v1/items"]["post"]["responses"]["201"]["links"]
+    assert created["get"] == {
+        "operationId": "items.getItem",
+        "parameters": {"item_id": "$response.body#/id"},
+    }
+    assert created["update"]["parameters"]["header.if-match"] == "$response.header.ETag"
+    register = schema["paths"]["/api/v1/auth/register"]["post"]["responses"]["201"]["links"]
+    assert register["get"]["operationId"] == "users.read"
+    upload = schema["paths"]["/api/v1/items/{item_id}/attachments"]["post"]["responses"]["201"]
+    assert upload["links"]["download"]["operationId"] == "attachments.download"
+
+
+async def test_declares_415_for_json_bodies_and_the_etag_of_a_304(schema: dict[str, Any]):
+    assert "415" in schema["paths"]["/api/v1/items"]["post"]["responses"]
+    assert "415" in schema["paths"]["/api/v1/auth/register"]["post"]["responses"]
+    not_modified = schema["paths"]["/api/v1/items/{item_id}"]["get"]["responses"]["304"]
+    assert "ETag" in not_modified["headers"]
+
+
+async def test_optional_parameters_are_plain_types_and_422_always_lists_errors(schema):
+    for ops in schema["paths"].values():
+        for op in ops.values():
+            for parameter in op.get("parameters", []):
+                assert "anyOf" not in parameter["schema"], (op["operationId"], parameter["name"])
+    problem = schema["components"]["schemas"]["ValidationProblem"]
+    assert "errors" in problem["required"] and problem["properties"]["errors"]["minItems"] == 1

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
 
 from application.services.sessions import TokensIssued
 from application.use_cases.accounts.logout import Logout
@@ -109,10 +110,14 @@ async def refresh(body: RefreshIn, handler: deps.RefreshGrant) -> Response:
 
 @router.post("/logout", status_code=204, responses=problems(401, 422))
 async def logout(
-    actor: CurrentUser, handler: deps.Logout, body: LogoutIn | None = None
+    request: Request, actor: CurrentUser, handler: deps.Logout, body: LogoutIn | None = None
 ) -> Response:
     """End this session at once: the access token, and its refresh family (and that of the
-    refresh token sent, if it is the caller's). The body may be empty."""
+    refresh token sent, if it is the caller's). The body may be empty (not `null`)."""
+    if body is None and (await request.body()).strip():  # JSON `null`: not an object
+        raise RequestValidationError(
+            [{"loc": ("body",), "msg": "Input should be an object", "type": "model_type"}]
+        )
     await handler(Logout(actor, body.refresh_token if body else None))
     return Response(status_code=204)
 

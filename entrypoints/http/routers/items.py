@@ -18,6 +18,7 @@ from application.use_cases.items.list_items import ListItems
 from application.use_cases.items.update_item import UpdateItem
 from entrypoints.http import deps, etags
 from entrypoints.http.deps import CurrentUser
+from entrypoints.http.errors import problem
 from entrypoints.http.exports import DOCUMENTED, ExportResponse
 from entrypoints.http.idempotency import REUSED_OR_MALFORMED, IdempotencyKeyHeader
 from entrypoints.http.openapi import header, problems
@@ -33,9 +34,9 @@ IfMatch = Annotated[
     str | None,
     Header(
         min_length=1,
-        pattern=r"^\s*(\*|(W/)?\"[^\"]*\"(\s*,\s*(W/)?\"[^\"]*\")*)\s*$",
         description='Go ahead only at one of these versions: `"<id>.<v>"` (a list may name'
-        " several; `*` any). No match: 412 and nothing changes.",
+        " several; `*` any). No match, or no entity tag of this item: 412 and nothing"
+        " changes. An empty header is a 422.",
     ),
 ]
 Skip = Annotated[int, Query(ge=0, le=MAX_SKIP, description="How many items to pass over.")]
@@ -116,7 +117,11 @@ def add_item_routes(router: APIRouter) -> None:
     )  # fmt: skip
     router.add_api_route(
         "/{item_id}", get_item, methods=["GET"], openapi_extra=_IF_NONE_MATCH,
-        responses={200: _ITEM, 304: {"description": "Not modified."}, **problems(401, 404, 422)},
+        responses={
+            200: _ITEM,
+            304: {"description": "Not modified.", "headers": _ETAG},
+            **problems(401, 404, 422),
+        },
         **common,
     )  # fmt: skip
     router.add_api_route(
@@ -174,6 +179,14 @@ async def export_items(
     snapshot and streamed as a file: NDJSON, or CSV for spreadsheets."""
     chunks = await handler(ExportItems(actor, fmt))
     return ExportResponse(chunks, fmt)
+
+
+@router.api_route(
+    "/export", methods=["POST", "PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False
+)  # the export is not an item: any other method is a 405, not "export is no item id"
+async def export_other_methods() -> Response:
+    """405 with the export's own `Allow` (not the item routes', which match the path too)."""
+    return problem(405, "the export is only read", headers={"Allow": "GET, HEAD"})
 
 
 add_item_routes(router)

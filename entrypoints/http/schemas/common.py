@@ -75,7 +75,7 @@ class FieldError(BaseModel):
 class ValidationProblem(Problem):
     """A 422 problem that lists every invalid part of the request."""
 
-    errors: list[FieldError] = []
+    errors: list[FieldError] = Field(min_length=1)
 
 
 class Health(BaseModel):

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.users import MAX_EMAIL_CHARS
-from entrypoints.http.schemas.accounts import new_password_field
+from entrypoints.http.schemas.accounts import NewPassword
 from entrypoints.http.schemas.common import SECRET, Input
 
 _ACCESS_EXAMPLE = "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.e30.sig"
@@ -119,4 +119,4 @@ class ResetIn(Input):
     )
 
     token: str = Field(max_length=1024, json_schema_extra=SECRET)
-    new_password: str = new_password_field()
+    new_password: NewPassword
