@@ -29,6 +29,7 @@ from entrypoints.settings import Settings
 log = logging.getLogger(__name__)
 
 PROTOCOL = "entrypoints.server_protocol:LimitedHttpToolsProtocol"
+WS_PROTOCOL = "entrypoints.server_protocol:GoingAwayWebSocketProtocol"
 FILES_KEPT_FOR_THE_REST = 64  # log files, storage files, Redis, DNS: besides the database pool
 REPORT_INTERVAL_SECONDS = 10.0
 
@@ -89,6 +90,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """The `uvicorn.run` arguments that bound slow and idle clients, and the shutdown."""
     return {
         "http": PROTOCOL,
+        "ws": WS_PROTOCOL,
         "loop": settings.event_loop,
         "timeout_keep_alive": settings.keep_alive_timeout_seconds,
         "timeout_graceful_shutdown": settings.graceful_timeout_seconds,

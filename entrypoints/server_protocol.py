@@ -10,11 +10,13 @@ from typing import Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from entrypoints.server import Refusal, configured_limits, cut_report, refusal_response
 
 REFUSED_HEAD_SECONDS = 1.0  # a connection over the cap gets this long to send its head
 LINGER_SECONDS = 1.0  # a refusal is left this long to reach the client before the close
+GOING_AWAY = 1001  # RFC 6455: the server is going away (a shutdown)
 
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
@@ -263,3 +265,20 @@ def _no_delay(transport: asyncio.Transport) -> None:
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class GoingAwayWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, except that a shutdown closes an open socket with 1001
+    (going away) instead of 1012 (service restart): uvicorn closes every connection before
+    the app's lifespan ends, so the app cannot choose the code itself."""
+
+    def shutdown(self) -> None:
+        if self.close_sent or not self.handshake_complete:
+            super().shutdown()
+            return
+        self.stop_keepalive()
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": GOING_AWAY})
+        self.conn.send_close(GOING_AWAY, "server shutting down")
+        self.close_sent = True
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.close()

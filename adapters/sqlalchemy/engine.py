@@ -68,7 +68,11 @@ def create_engine(
         pool_timeout=pool_timeout,
         pool_recycle=pool_recycle if pool_recycle > 0 else -1,
         pool_pre_ping=ping_after_idle <= 0,
-        connect_args={"timeout": CONNECT_TIMEOUT_SECONDS, **_tls_choice(parsed)},
+        connect_args={
+            "timeout": CONNECT_TIMEOUT_SECONDS,
+            **_tls_choice(parsed),
+            **_statement_cache(parsed),
+        },
     )
     _check_out_live_connections(engine, ping_after_idle)
     admit_in_turn(engine, pool_size + max_overflow, pool_timeout)
@@ -96,6 +100,14 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _statement_cache(url: URL) -> dict[str, int]:
+    """asyncpg's `statement_cache_size` from the URL (`?statement_cache_size=0` for PgBouncer
+    in transaction mode before 1.21), as the integer asyncpg needs: SQLAlchemy passes URL
+    values on as strings."""
+    value = url.query.get("statement_cache_size")
+    return {} if value is None else {"statement_cache_size": int(str(value))}
 
 
 def _prepare_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
