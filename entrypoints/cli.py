@@ -13,30 +13,47 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from pydantic import ValidationError
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
 
 from application.ports.jobs import JOB_STATES, JobRecord
 from entrypoints.container import Container, close_resources, migrate_database
 
 
-def _log_config(level: str) -> dict[str, object]:
-    """Every record on stderr with its request id (`-` outside a request)."""
+def _log_config(level: str, log_format: str = "text") -> dict[str, object]:
+    """Every record on stderr, one a line, with its request id (`-` outside a request):
+    uvicorn's too, in the same format (`text`, or `json`: see `log_formatter`)."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"request_id": {"()": "entrypoints.http.middleware.RequestIdLogFilter"}},
-        "formatters": {
-            "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
-        },
+        "formatters": {"chosen": {"()": "entrypoints.cli.log_formatter", "log_format": log_format}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
-                "formatter": "plain",
+                "formatter": "chosen",
                 "filters": ["request_id"],
             }
         },
         "root": {"level": level.upper(), "handlers": ["stderr"]},
         "loggers": {name: {"handlers": [], "propagate": True} for name in _UVICORN_LOGGERS},
     }
+
+
+def log_formatter(log_format: str) -> logging.Formatter:
+    """The formatter of LOG_FORMAT: `text` lines, or (`json`) one JSON object a line with
+    `timestamp` (RFC 3339, UTC), `level`, `logger`, `message`, `request_id`, `exc_info` when
+    there is one, and the fields a record carries (the access log's `method`, `route`,
+    `status`, `duration_ms`, `client`). Needs the request-id filter on its handler."""
+    if log_format == "json":
+        return JsonFormatter(
+            "%(levelname)s %(name)s %(message)s %(request_id)s",
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp=True,
+            # uvicorn's startup lines carry a copy of the message with terminal colours
+            reserved_attrs=[*RESERVED_ATTRS, "color_message"],
+        )
+    return logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
 
 
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
@@ -46,6 +63,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from entrypoints.server import uvicorn_options
+    from entrypoints.worker_metrics import share_across_workers
 
     settings = Container().settings()
     if args.workers > 1 and not settings.redis_url:
@@ -56,6 +74,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
 
+    share_across_workers(args.workers)  # one scrape counts every worker (worker_metrics.py)
     uvicorn.run(
         "entrypoints.http.asgi:create",
         factory=True,
@@ -64,7 +83,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=False,  # client addresses are resolved from TRUSTED_PROXIES by the app
         access_log=False,
-        log_config=_log_config(settings.log_level),
+        log_config=_log_config(settings.log_level, settings.log_format),
         **uvicorn_options(settings),  # httptools, held to the server limits; the timeouts
     )
     return 0
@@ -73,7 +92,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _worker(_: argparse.Namespace) -> int:
     """Run jobs until SIGTERM or SIGINT; then finish (or hand back) the current one, exit 0."""
     container = Container()
-    logging.config.dictConfig(_log_config(container.settings().log_level))
+    settings = container.settings()
+    logging.config.dictConfig(_log_config(settings.log_level, settings.log_format))
     log = logging.getLogger("portico.worker")
 
     async def run() -> None:

@@ -29,6 +29,7 @@ from adapters.redis.client import RedisHealthCheck, create_client
 from adapters.redis.events import RedisEventBus
 from adapters.s3.blobs import S3BlobStore
 from adapters.smtp.senders import LoggingEmailSender, SmtpEmailSender
+from adapters.sqlalchemy.checkout import pool_usage
 from adapters.sqlalchemy.denylist import SqlAlchemyTokenDenylist
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.export import SqlAlchemyItemExport
@@ -86,6 +87,7 @@ from application.use_cases.users.get_user import GetUserHandler
 from application.use_cases.users.list_users import ListUsersHandler
 from application.use_cases.users.update_profile import UpdateProfileHandler
 from domain.events import AccessRevoked, UserChanged
+from entrypoints.metrics import Metrics, Readings, multiprocess_directory
 from entrypoints.realtime import ConnectionHub
 from entrypoints.settings import Settings
 
@@ -132,6 +134,24 @@ def _runner_settings(settings: Settings) -> JobRunnerSettings:
         lease_seconds=settings.job_lease_seconds,
         poll_seconds=settings.job_poll_seconds,
         grace_seconds=settings.graceful_timeout_seconds,
+    )
+
+
+def _metric_readings(
+    hub: ConnectionHub, engine: Any, cache: InMemoryItemCache, jobs: Any
+) -> Readings:
+    """Where the metrics read this process's gauges and cache counts (entrypoints/metrics.py):
+    the hub's sockets, the pool's counters, the cache's own hit and miss counts."""
+
+    def pool() -> tuple[int, int]:
+        usage = pool_usage(engine)
+        return usage.in_use, usage.idle
+
+    return Readings(
+        websockets=hub.__len__,
+        pool=pool,
+        cache=lambda: (cache.hits, cache.misses),
+        jobs_waiting=lambda: jobs.count("waiting"),
     )
 
 
@@ -192,6 +212,12 @@ class Container(containers.DeclarativeContainer):
     uow = providers.Factory(SqlAlchemyUnitOfWork, engine, messagebus)
     job_queue = providers.Singleton(SqlAlchemyJobQueue, engine)
     database_check = providers.Singleton(SqlAlchemyHealthCheck, engine)
+    # Prometheus metrics; with `portico serve --workers N`, every worker's in one scrape.
+    metrics = providers.Singleton(
+        Metrics,
+        providers.Callable(_metric_readings, live_updates, engine, item_cache, job_queue),
+        providers.Callable(multiprocess_directory),
+    )
 
     bcrypt_pool = providers.Singleton(
         ThreadPoolExecutor,
@@ -239,7 +265,7 @@ class Container(containers.DeclarativeContainer):
         log=providers.Singleton(
             LoggingEmailSender,
             include_body=providers.Callable(
-                lambda env: env != "production", settings.provided.environment
+                lambda env: env == "development", settings.provided.environment
             ),
         ),
         smtp=providers.Singleton(
@@ -378,7 +404,12 @@ class Container(containers.DeclarativeContainer):
     )
     job_runner_settings = providers.Singleton(_runner_settings, settings)
     job_runner = providers.Singleton(
-        JobRunner, job_queue, messagebus.provided.job_handlers.call(), clock, job_runner_settings
+        JobRunner,
+        job_queue,
+        messagebus.provided.job_handlers.call(),
+        clock,
+        job_runner_settings,
+        on_outcome=metrics.provided.job_finished,
     )
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "development-secret-change-me-0123456789abcdef"  # noqa: S105 - refused in production
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     bcrypt_max_waiting: int = Field(8, ge=1, le=10_000)
     cors_origins: Annotated[list[str], NoDecode] = []
     trusted_proxies: Annotated[list[str], NoDecode] = []
+    # Who may read GET /metrics (addresses or networks, comma-separated), matched against the
+    # client's address as resolved through TRUSTED_PROXIES; everyone else gets a 404.
+    metrics_allow: Annotated[list[str], NoDecode] = ["127.0.0.0/8", "::1"]
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1)
     max_request_body_bytes: int = Field(1024 * 1024, ge=1024)
     storage_dir: str = "./storage"
@@ -82,6 +86,8 @@ class Settings(BaseSettings):
     redis_pool_timeout_seconds: float = Field(5.0, gt=0, le=60)
     public_base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
+    # One record per line: `json` objects or `text`. Unset: `json` in production, else `text`.
+    log_format: Literal["json", "text"] = "text"
     # The HTTP server's own limits (entrypoints/server.py), against slow or oversized clients.
     max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
     max_headers: int = Field(100, ge=10, le=10_000)
@@ -103,10 +109,27 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, data: object) -> object:
         if isinstance(data, dict):
-            for key in ("cors_origins", "trusted_proxies"):
+            for key in ("cors_origins", "trusted_proxies", "metrics_allow"):
                 if key in data:
                     data[key] = _split(data[key])
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _log_format_by_environment(cls, data: object) -> object:
+        if isinstance(data, dict) and not data.get("log_format"):
+            data["log_format"] = "json" if data.get("environment") == "production" else "text"
+        return data
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            try:
+                ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return entries
 
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> Settings:

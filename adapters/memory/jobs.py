@@ -146,6 +146,9 @@ class InMemoryJobQueue:
         found.sort(key=lambda job: (job.created_at, job.id), reverse=True)
         return [_record(job) for job in found[:limit]]
 
+    async def count(self, state: JobState) -> int:
+        return sum(1 for job in self._jobs.values() if job.state == state)
+
     async def retry(self, job_id: UUID, *, now: datetime) -> JobRecord:
         stored = self._jobs.get(job_id)
         if stored is None:

@@ -114,6 +114,10 @@ class JobQueue(Protocol):
         """Jobs in `state` (any state if None), newest first, at most `limit`."""
         ...
 
+    async def count(self, state: JobState) -> int:
+        """How many jobs are in `state` now (`waiting` includes those waiting for a retry)."""
+        ...
+
     async def retry(self, job_id: UUID, *, now: datetime) -> JobRecord:
         """Send a failed job back to the queue: waiting at once, attempts reset to 0.
 

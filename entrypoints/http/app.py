@@ -9,10 +9,13 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 
 from entrypoints.container import Container, close_resources, open_resources
+from entrypoints.http.access_log import AccessLogMiddleware
 from entrypoints.http.clients import ClientAddressResolver
 from entrypoints.http.cors import ProblemCORSMiddleware
+from entrypoints.http.docs import install_docs
 from entrypoints.http.errors import install_error_handlers
 from entrypoints.http.head import HeadMiddleware
+from entrypoints.http.metrics import HttpMetricsMiddleware
 from entrypoints.http.middleware import (
     REQUEST_ID_HEADER,
     BodySizeLimitMiddleware,
@@ -20,6 +23,7 @@ from entrypoints.http.middleware import (
 )
 from entrypoints.http.openapi import PorticoAPI
 from entrypoints.http.routers import attachments, auth, health, items, items_v2, users, ws
+from entrypoints.http.security_headers import SecurityHeaders, SecurityHeadersMiddleware, secured
 
 DESCRIPTION = """Users and their items over a versioned REST API.
 
@@ -84,6 +88,8 @@ def create_app(container: Container) -> FastAPI:
         openapi_tags=TAGS,
         lifespan=lifespan,
         redirect_slashes=False,
+        docs_url=None,  # install_docs: the pages with assets of our own, not a CDN's
+        redoc_url=None,
         # FastAPI's OpenTelemetry hooks would check for providers on every request; Portico
         # exports no OpenTelemetry, so they stay off (they cost the hottest read ~5 %).
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -92,9 +98,14 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     app.state.hub = container.live_updates()
     app.state.client_addresses = ClientAddressResolver(settings.trusted_proxies)
+    security_headers = SecurityHeaders(settings.trusted_proxies)
     install_error_handlers(app)
+    app.add_exception_handler(
+        Exception, secured(app.exception_handlers[Exception], security_headers)
+    )
     for module in (items, items_v2, attachments, users, auth, health, ws):  # hot paths first
         app.include_router(module.router)
+    install_docs(app)
     if settings.cors_origins:
         app.add_middleware(
             ProblemCORSMiddleware,
@@ -110,5 +121,16 @@ def create_app(container: Container) -> FastAPI:
         own_limits=[attachments.UPLOAD_ROUTE],  # bounded by MAX_UPLOAD_BYTES, as it streams
     )
     app.add_middleware(HeadMiddleware)  # all inside it see a GET
+    app.add_middleware(
+        HttpMetricsMiddleware,  # outside HeadMiddleware: a HEAD is counted as a HEAD
+        metrics=container.metrics(),
+        routes=app.router.routes,
+        allow=settings.metrics_allow,
+        client_addresses=app.state.client_addresses,
+    )
+    app.add_middleware(
+        AccessLogMiddleware, client_addresses=app.state.client_addresses, routes=app.router.routes
+    )
+    app.add_middleware(SecurityHeadersMiddleware, headers=security_headers)  # error answers too
     app.add_middleware(RequestIdMiddleware)  # added last, so outermost: ids on CORS answers too
     return app
