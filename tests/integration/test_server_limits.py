@@ -66,6 +66,7 @@ def test_serve_passes_the_limited_protocol_and_the_timeouts_to_uvicorn():
 
     assert options == {
         "http": "entrypoints.server_protocol:LimitedHttpToolsProtocol",
+        "ws": "entrypoints.server_protocol:GoingAwayWebSocketProtocol",
         "timeout_keep_alive": 7,
         "timeout_graceful_shutdown": 12,
         "loop": "asyncio",
