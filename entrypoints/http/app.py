@@ -99,6 +99,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.hub = container.live_updates()
     app.state.client_addresses = ClientAddressResolver(settings.trusted_proxies)
     security_headers = SecurityHeaders(settings.trusted_proxies)
+    app.state.security_headers = security_headers  # also tells the WebSocket origin check https
     install_error_handlers(app)
     app.add_exception_handler(
         Exception, secured(app.exception_handlers[Exception], security_headers)

@@ -169,13 +169,6 @@ async def test_a_websocket_through_nginx_hears_items_created_on_either_instance(
             assert (event["type"], event["item"]) == ("item.created", made.json())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the WebSocket Origin check takes the scheme from the connection (ws), not from a"
-    " trusted proxy's X-Forwarded-Proto: behind TLS a page's own https origin gets 403 unless"
-    " CORS_ORIGINS lists it (entrypoints/http/routers/ws.py _origin_allowed); see"
-    " /work/notes/proxy.md",
-)
 async def test_a_page_served_over_https_by_a_tls_proxy_may_open_its_own_websocket(
     stack: Stack, via_nginx: httpx.AsyncClient
 ) -> None:

@@ -106,7 +106,8 @@ def _origin_allowed(websocket: WebSocket) -> bool:
     return origin_allowed(
         websocket.headers.get("origin"),
         host=websocket.headers.get("host"),
-        secure=websocket.scope.get("scheme") == "wss",
+        # `wss` to us, or https to a trusted TLS-terminating proxy (X-Forwarded-Proto)
+        secure=websocket.app.state.security_headers.came_over_https(websocket.scope),
         listed=websocket.app.state.container.settings().cors_origins,
     )
 
