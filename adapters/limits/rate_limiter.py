@@ -24,6 +24,22 @@ log = logging.getLogger(__name__)
 _STORAGE_FAILURES = (StorageError, RedisError, ConnectionError, OSError)
 
 
+class QuietMemoryStorage(MemoryStorage):
+    """limits' in-memory storage, with a `clear` that cannot race its own expiry task.
+
+    The storage's background task walks a snapshot of its keys and reads each key's events;
+    `clear` popping a key meanwhile made that task die with a KeyError ("Task exception was
+    never retrieved" in the log, after every successful sign-in). Emptied instead, the key is
+    dropped by the task itself on its next pass.
+    """
+
+    async def clear(self, key: str) -> None:
+        self.storage.pop(key, None)
+        self.expirations.pop(key, None)
+        if key in self.events:
+            self.events[key] = []
+
+
 class LimitsRateLimiter:
     """Moving-window limits; `limits` items are made once per RateLimit and reused.
 
@@ -41,9 +57,10 @@ class LimitsRateLimiter:
             options["implementation"] = "redispy"
             if connection_pool is not None:
                 options["connection_pool"] = connection_pool
-        storage = storage_from_string(storage_uri, **options)
+        in_memory = storage_uri.startswith("async+memory://")
+        storage = QuietMemoryStorage() if in_memory else storage_from_string(storage_uri, **options)
         self._shared = MovingWindowRateLimiter(storage)
-        self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._local = MovingWindowRateLimiter(QuietMemoryStorage())
         self._items: dict[RateLimit, RateLimitItem] = {}
         self._shared_lost = False
 
