@@ -1,6 +1,6 @@
 """The export files, byte for byte: every item as one NDJSON line or one CSV record.
 
-API.md ("Export in detail") specifies them; this module is their one definition in Python. A
+docs/http-api.md ("Export") describes them; this module is their one definition in Python. A
 store that writes them itself, faster (PostgreSQL, in SQL: adapters/sqlalchemy/copy_export.py),
 must produce exactly these bytes, which the export contract suite checks on every adapter.
 

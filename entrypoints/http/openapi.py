@@ -87,7 +87,7 @@ def _example(status: int) -> dict[str, Any]:
 
 
 def operation_id(route: APIRoute) -> str:
-    """A stable, readable operation id: `<tag>.<action>` (`items.get`, `auth.register`,
+    """A stable, readable operation id: `<tag>.<action>` (`items.getItem`, `auth.register`,
     `itemsV2.list`), the action being the endpoint's name without its resource noun;
     generated clients name their methods after it."""
     tag = route.tags[0] if route.tags else "default"

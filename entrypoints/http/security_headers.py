@@ -1,7 +1,7 @@
 """Security headers on every HTTP response, problem responses and 404s included (pure ASGI).
 
 - `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`, always;
-- `Cache-Control: no-store` unless the response says otherwise (an ETag'd read's
+- `Cache-Control: no-store` unless the response says otherwise (an attachment download's
   `private, no-cache`, a token response's own `no-store`, the docs assets' `no-cache`);
 - `Strict-Transport-Security` only on a request that came over HTTPS: directly, or through a
   proxy in TRUSTED_PROXIES that says so with `X-Forwarded-Proto: https`. Browsers ignore the

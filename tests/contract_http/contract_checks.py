@@ -1,4 +1,4 @@
-"""Rules of API.md that the OpenAPI document cannot tell schemathesis, as schemathesis checks.
+"""Rules of docs/http-api.md that the OpenAPI document cannot tell schemathesis, as checks.
 
 Importing this module registers them (`@schemathesis.check`); they then run beside the
 built-in checks on every response of the schemathesis tests. A check returns None when the

@@ -28,7 +28,7 @@ Checks: every built-in check is enabled. None is disabled; these are narrowed:
   auth file; `contract_checks.foreign_read_is_not_found` checks the contract's rule instead.
 - `max_response_time` is opt-in with a limit and stays off: the contract sets no time limit,
   and one on a shared two-core machine would only be noise.
-The rules of API.md that the schema cannot express run as checks of their own
+The rules of docs/http-api.md that the schema cannot express run as checks of their own
 (`contract_checks`): declared headers, `errors[]` on every 422, problem documents, Bearer
 challenges, the marks on every response, item ETags, `Location` → GET, another user's read → 404.
 

@@ -1,4 +1,4 @@
-"""`/docs` and `/redoc` with no internet access (API.md "Operations"): every script, style and
+"""`/docs` and `/redoc` with no internet access (docs/http-api.md): every script, style and
 icon the pages name is served by the app itself, and Swagger UI's OAuth2 redirect page works.
 """
 

@@ -1,4 +1,4 @@
-"""Logs (API.md "Operator interface"): LOG_FORMAT, one access record per request with its
+"""Logs (docs/http-api.md, "Operator interface"): LOG_FORMAT, one access record per request with its
 fields, the client as resolved through TRUSTED_PROXIES, and no secret in any record outside
 development.
 

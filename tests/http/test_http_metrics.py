@@ -1,4 +1,4 @@
-"""GET /metrics: the Prometheus text of API.md "Operations", and who may read it."""
+"""GET /metrics: the Prometheus text of docs/http-api.md ("Operations"), and who may read it."""
 
 from __future__ import annotations
 

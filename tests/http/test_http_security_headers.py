@@ -1,4 +1,4 @@
-"""Security headers on every response (API.md "Operations"): successes, problems, 404s, the
+"""Security headers on every response (docs/http-api.md): successes, problems, 404s, the
 answers middleware gives before the app runs, and the generic 500; HSTS only over HTTPS.
 
 The module's app keeps its attachment bytes in a directory of its own.

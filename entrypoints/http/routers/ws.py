@@ -1,4 +1,4 @@
-"""`WS /api/v1/ws`: item events for the items the caller may read, as API.md describes.
+"""`WS /api/v1/ws`: item events for the items the caller may read, as docs/http-api.md describes.
 
 A client may leave at any moment, before authenticating too: that ends its socket quietly
 (Starlette raises WebSocketDisconnect from a send to a client that is gone; it is caught once,
