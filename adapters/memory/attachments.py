@@ -2,52 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Collection
 from uuid import UUID
 
+from adapters.memory.repositories import _Staged
 from application.errors import Conflict
 from domain.attachments import Attachment
-
-
-class StagedAttachments:
-    """Records changed in a transaction (None: deleted), over the committed ones."""
-
-    def __init__(self, committed: dict[UUID, Attachment]) -> None:
-        self.committed = committed
-        self.changes: dict[UUID, Attachment | None] = {}
-
-    def get(self, key: UUID) -> Attachment | None:
-        row = self.changes[key] if key in self.changes else self.committed.get(key)
-        return None if row is None else _copy(row)
-
-    def put(self, row: Attachment) -> None:
-        self.changes[row.id] = _copy(row)
-
-    def remove(self, key: UUID) -> None:
-        self.changes[key] = None
-
-    def rows(self) -> list[Attachment]:
-        keys = {**dict.fromkeys(self.committed), **dict.fromkeys(self.changes)}
-        found = (self.get(key) for key in keys)
-        return sorted((row for row in found if row is not None), key=lambda a: (a.created_at, a.id))
-
-    def apply(self) -> None:
-        for key, row in self.changes.items():
-            if row is None:
-                self.committed.pop(key, None)
-            else:
-                self.committed[key] = row
-        self.changes.clear()
-
-    def discard(self) -> None:
-        self.changes.clear()
-
-
-def _copy(row: Attachment) -> Attachment:
-    clone = copy.copy(row)
-    clone.events = []  # a copy records its own events
-    return clone
 
 
 class InMemoryAttachmentRepository:
@@ -55,7 +15,7 @@ class InMemoryAttachmentRepository:
     record of a missing item cannot be added, and one whose item is gone is not seen (the
     SQL cascade deletes it with the item)."""
 
-    def __init__(self, rows: StagedAttachments, item_exists: Callable[[UUID], bool]) -> None:
+    def __init__(self, rows: _Staged[Attachment], item_exists: Callable[[UUID], bool]) -> None:
         self._rows, self._item_exists = rows, item_exists
 
     async def add(self, attachment: Attachment) -> None:

@@ -8,11 +8,12 @@ from typing import Generic, TypeVar
 from uuid import UUID
 
 from application.errors import EmailAlreadyRegistered, PreconditionFailed
+from domain.attachments import Attachment
 from domain.items import Item
 from domain.sessions import PasswordResetToken, RefreshToken
 from domain.users import EmailAddress, User
 
-Row = TypeVar("Row", User, Item, RefreshToken, PasswordResetToken)
+Row = TypeVar("Row", User, Item, Attachment, RefreshToken, PasswordResetToken)
 
 
 class _Staged(Generic[Row]):
@@ -48,12 +49,12 @@ class _Staged(Generic[Row]):
 
 def _copy(row: Row) -> Row:
     clone = copy.copy(row)
-    if isinstance(clone, Item | User):  # a copy records its own events
+    if isinstance(clone, Item | User | Attachment):  # a copy records its own events
         clone.events = []
     return clone
 
 
-def _order(row: User | Item | RefreshToken | PasswordResetToken) -> tuple[object, ...]:
+def _order(row: User | Item | Attachment | RefreshToken | PasswordResetToken) -> tuple[object, ...]:
     return (getattr(row, "created_at", None) or getattr(row, "issued_at", 0), row.id)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from adapters.memory.attachments import InMemoryAttachmentRepository, StagedAttachments
+from typing import Any
+
+from adapters.memory.attachments import InMemoryAttachmentRepository
 from adapters.memory.idempotency import InMemoryIdempotencyRecords, StagedRecords
 from adapters.memory.jobs import InMemoryJobOutbox, StagedJobs
 from adapters.memory.repositories import InMemoryItemRepository, InMemoryUserRepository, _Staged
@@ -12,6 +14,7 @@ from adapters.memory.sessions import (
 )
 from adapters.memory.store import MemoryStore
 from application.ports.unit_of_work import Reactions, UnitOfWork
+from domain.attachments import Attachment
 from domain.items import Item
 from domain.sessions import PasswordResetToken, RefreshToken
 from domain.users import User
@@ -27,7 +30,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._items = _Staged[Item](store.items)
         self.users = InMemoryUserRepository(self._users, self._items)
         self.items = InMemoryItemRepository(self._items)
-        self._attachments = StagedAttachments(store.attachments)
+        self._attachments = _Staged[Attachment](store.attachments)
         self.attachments = InMemoryAttachmentRepository(
             self._attachments, lambda item_id: self._items.get(item_id) is not None
         )
@@ -44,15 +47,12 @@ class InMemoryUnitOfWork(UnitOfWork):
     async def _begin(self) -> None:
         await self._store.lock.acquire()
 
-    def _tables(
-        self,
-    ) -> tuple[_Staged[User], _Staged[Item], _Staged[RefreshToken], _Staged[PasswordResetToken]]:
-        return (self._users, self._items, self._refresh, self._reset)
+    def _tables(self) -> tuple[_Staged[Any], ...]:
+        return (self._users, self._items, self._attachments, self._refresh, self._reset)
 
     async def _commit(self) -> None:
         for table in self._tables():
             table.apply()
-        self._attachments.apply()
         self._idempotency.apply()
         self._jobs.apply()
         self.committed = True
@@ -60,7 +60,6 @@ class InMemoryUnitOfWork(UnitOfWork):
     async def _rollback(self) -> None:
         for table in self._tables():
             table.changes.clear()
-        self._attachments.discard()
         self._idempotency.discard()
         self._jobs.discard()
 

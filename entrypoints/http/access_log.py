@@ -15,10 +15,10 @@ from collections.abc import Sequence
 
 from starlette.datastructures import Headers
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from entrypoints.http.clients import ClientAddressResolver
-from entrypoints.http.metrics import RouteTemplates
+from entrypoints.http.metrics import ResponseStatus, RouteTemplates
 
 ACCESS_LOGGER = "portico.access"
 
@@ -46,21 +46,12 @@ class AccessLogMiddleware:
         if scope["type"] != "http" or not log.isEnabledFor(logging.INFO):
             await self.app(scope, receive, send)
             return
-        started, status, root_path = time.perf_counter(), 500, scope.get("root_path", "")
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        started, response = time.perf_counter(), ResponseStatus(send)
         try:
-            await self.app(scope, receive, send_noting_status)
+            await self.app(scope, receive, response)
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            if scope.get("root_path", "") != root_path:  # a mount (the docs assets) extended it
-                scope = {**scope, "root_path": root_path}  # and the route is the app's
-            self._log(scope, status, duration_ms)
+            self._log(scope, response.status, duration_ms)
 
     def _log(self, scope: Scope, status: int, duration_ms: float) -> None:
         method, route = scope["method"], self._templates.of(scope)

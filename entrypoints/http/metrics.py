@@ -69,7 +69,8 @@ class RouteTemplates:
     def _match(self, scope: Scope) -> str:
         assert self._table is not None
         path = scope["path"]
-        root = scope.get("root_path", "")
+        # The app's own prefix: a mount (the docs assets) lengthens `root_path` by its own.
+        root = scope.get("app_root_path", scope.get("root_path", ""))
         if root and path.startswith(root):
             path = path[len(root) :]
         method = "GET" if scope["method"] == "HEAD" else scope["method"]
@@ -80,6 +81,19 @@ class RouteTemplates:
                     return template
                 partial = partial or template
         return partial or UNMATCHED
+
+
+class ResponseStatus:
+    """A `send` that notes the status the response started with: 500 until one is sent (the
+    app failed before answering)."""
+
+    def __init__(self, send: Send) -> None:
+        self.status, self._send = 500, send
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
 
 
 class MetricsAllowList:
@@ -146,19 +160,12 @@ class HttpMetricsMiddleware:
         if scope["path"] == METRICS_PATH and self._is_scrape(scope):
             await self._scrape(scope, send)
             return
-        started, status = perf_counter(), 500
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        started, response = perf_counter(), ResponseStatus(send)
         try:
-            await self.app(scope, receive, send_noting_status)
+            await self.app(scope, receive, response)
         finally:
-            route = self._templates.of(scope)
-            self._metrics.request_finished(scope["method"], route, status, perf_counter() - started)
+            route, seconds = self._templates.of(scope), perf_counter() - started
+            self._metrics.request_finished(scope["method"], route, response.status, seconds)
 
     def _is_scrape(self, scope: Scope) -> bool:
         return scope["method"] in ("GET", "HEAD") and self._allow.allows(scope)
