@@ -6,7 +6,6 @@ of its own (`<name>_contract_<random>`, migrated once), emptied before each test
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,12 +14,16 @@ import pytest
 from adapters.memory.events import RecordingPublisher
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
-from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.migrate import upgrade
-from adapters.sqlalchemy.tables import metadata
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.ports.types import UnitOfWorkFactory
-from tests.contract.databases import create_database, drop_database, run_blocking, sqlite_url
+from tests.contract.databases import (
+    create_database,
+    drop_database,
+    empty_engine,
+    run_blocking,
+    sqlite_url,
+)
 
 
 @pytest.fixture(scope="session")
@@ -55,15 +58,5 @@ async def uow_factory(
         store = MemoryStore()
         yield lambda: InMemoryUnitOfWork(store, publisher)
         return
-    if request.param == "sqlite":
-        template = request.getfixturevalue("migrated_sqlite_template")
-        url = sqlite_url(Path(shutil.copy(template, tmp_path / "contract.db")))
-    else:
-        url = request.getfixturevalue("contract_postgres_url")
-    engine = create_engine(url, pool_size=4, max_overflow=4)
-    if request.param == "postgres":
-        async with engine.connect() as conn:
-            for table in reversed(metadata.sorted_tables):  # children before parents
-                await conn.execute(table.delete())
-    yield lambda: SqlAlchemyUnitOfWork(engine, publisher)
-    await engine.dispose()
+    async with empty_engine(request, tmp_path) as engine:
+        yield lambda: SqlAlchemyUnitOfWork(engine, publisher)

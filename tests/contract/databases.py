@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
+import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sqlalchemy.engine import create_engine
+from adapters.sqlalchemy.tables import metadata
 
 T = TypeVar("T")
 
@@ -50,3 +57,25 @@ async def drop_database(server_url: str, database_url: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def empty_engine(
+    request: pytest.FixtureRequest, tmp_path: Path, *, max_overflow: int = 4
+) -> AsyncIterator[AsyncEngine]:
+    """An engine over an empty, migrated database of the parametrised kind (`sqlite`: a copy
+    of the migrated template; `postgres`: the contract database, emptied), disposed after."""
+    if request.param == "sqlite":
+        template = request.getfixturevalue("migrated_sqlite_template")
+        url = sqlite_url(Path(shutil.copy(template, tmp_path / "contract.db")))
+    else:
+        url = request.getfixturevalue("contract_postgres_url")
+    engine = create_engine(url, pool_size=4, max_overflow=max_overflow)
+    try:
+        if request.param == "postgres":
+            async with engine.connect() as conn:
+                for table in reversed(metadata.sorted_tables):  # children before parents
+                    await conn.execute(table.delete())
+        yield engine
+    finally:
+        await engine.dispose()

@@ -4,7 +4,6 @@ commit; closed early, it gives its connection back at once."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -19,9 +18,7 @@ from adapters.memory.events import RecordingPublisher
 from adapters.memory.export import InMemoryItemExport
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
-from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.export import SqlAlchemyItemExport
-from adapters.sqlalchemy.tables import metadata
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.dto import ItemView
 from application.export_format import FORMULA_STARTS, ExportFormat, encode, header
@@ -30,7 +27,7 @@ from application.ports.types import UnitOfWorkFactory
 from domain.items import MAX_TITLE_CHARS, Item
 from domain.users import User
 from tests.contract.builders import a_user, an_item, at, committed
-from tests.contract.databases import sqlite_url
+from tests.contract.databases import empty_engine
 
 FEW = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -71,22 +68,12 @@ async def subject(
         store = MemoryStore()
         yield Subject(lambda: InMemoryUnitOfWork(store, publisher), InMemoryItemExport(store), int)
         return
-    if request.param == "sqlite":
-        template = request.getfixturevalue("migrated_sqlite_template")
-        url = sqlite_url(Path(shutil.copy(template, tmp_path / "contract.db")))
-    else:
-        url = request.getfixturevalue("contract_postgres_url")
-    engine = create_engine(url, pool_size=4, max_overflow=0)
-    if request.param == "postgres":
-        async with engine.connect() as conn:
-            for table in reversed(metadata.sorted_tables):  # children before parents
-                await conn.execute(table.delete())
-    yield Subject(
-        lambda: SqlAlchemyUnitOfWork(engine, publisher),
-        SqlAlchemyItemExport(engine),
-        engine.sync_engine.pool.checkedout,  # type: ignore[attr-defined]
-    )
-    await engine.dispose()
+    async with empty_engine(request, tmp_path, max_overflow=0) as engine:
+        yield Subject(
+            lambda: SqlAlchemyUnitOfWork(engine, publisher),
+            SqlAlchemyItemExport(engine),
+            engine.sync_engine.pool.checkedout,  # type: ignore[attr-defined]
+        )
 
 
 def _owner() -> User:

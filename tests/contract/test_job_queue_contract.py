@@ -7,7 +7,6 @@ and PostgreSQL, and the queue works on the store its units of work write to.
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,15 +19,13 @@ import pytest
 from adapters.memory.jobs import InMemoryJobQueue
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
-from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.jobs import SqlAlchemyJobQueue
-from adapters.sqlalchemy.tables import metadata
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.errors import JobNotFailed, JobNotFound
 from application.ports.jobs import JobQueue, JobRecord, LeasedJob, NewJob
 from domain.events import DomainEvent
 from tests.contract.builders import START, a_user, at
-from tests.contract.databases import sqlite_url
+from tests.contract.databases import empty_engine
 
 LEASE = 30.0
 PAYLOAD = {"to": "ada@example.com", "attempt_id": 7, "parts": {"subject": "Hi", "tags": [1, 2]}}
@@ -82,18 +79,8 @@ async def jobs(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         store = MemoryStore()
         yield Jobs(lambda: InMemoryUnitOfWork(store, NoReactions()), InMemoryJobQueue(store))
         return
-    if request.param == "sqlite":
-        template = request.getfixturevalue("migrated_sqlite_template")
-        url = sqlite_url(Path(shutil.copy(template, tmp_path / "contract.db")))
-    else:
-        url = request.getfixturevalue("contract_postgres_url")
-    engine = create_engine(url, pool_size=4, max_overflow=4)
-    if request.param == "postgres":
-        async with engine.connect() as conn:
-            for table in reversed(metadata.sorted_tables):  # children before parents
-                await conn.execute(table.delete())
-    yield Jobs(lambda: SqlAlchemyUnitOfWork(engine, NoReactions()), SqlAlchemyJobQueue(engine))
-    await engine.dispose()
+    async with empty_engine(request, tmp_path) as engine:
+        yield Jobs(lambda: SqlAlchemyUnitOfWork(engine, NoReactions()), SqlAlchemyJobQueue(engine))
 
 
 class TestJobQueue:
